@@ -58,9 +58,12 @@ class CommandSetError(RemoteProtocolError):
         message_id: int | None = None,
         command_field: int | None = None,
         affected_sop_class_uid: str | None = None,
+        has_dataset: bool = False,
     ) -> None:
         super().__init__(message, REASON_INVALID_PDU_PARAMETER)
         self.status = status
         self.message_id = message_id
         self.command_field = command_field
         self.affected_sop_class_uid = affected_sop_class_uid
+        #: Whether the command set announced a data set (which the receiver must then skip).
+        self.has_dataset = has_dataset
