@@ -132,11 +132,11 @@ class MessageAssembler:
     def __init__(
         self,
         *,
-        sink_factory: SinkFactory = _memory_sinks,
+        sink_factory: SinkFactory | None = None,
         max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH,
         accepted_contexts: frozenset[int] | None = None,
     ) -> None:
-        self.sink_factory = sink_factory
+        self.sink_factory = sink_factory or _memory_sinks
         self.max_command_length = max_command_length
         #: Presentation contexts a PDV may use; None accepts any (before negotiation is known).
         self.accepted_contexts = accepted_contexts
@@ -170,7 +170,10 @@ class MessageAssembler:
 
     def _check_chunk(self, chunk: PdvChunk) -> None:
         if self._phase == _IDLE:
-            if self.accepted_contexts is not None and chunk.context_id not in self.accepted_contexts:
+            if (
+                self.accepted_contexts is not None
+                and chunk.context_id not in self.accepted_contexts
+            ):
                 raise RemoteProtocolError(
                     f"PDV on presentation context {chunk.context_id}, which was not accepted"
                 )

@@ -155,5 +155,7 @@ def _error(
         message_id=_us_or_none(elements, _RESPONDED_TO) if message_id is None else message_id,
         command_field=cls.command_field,
         has_dataset=_us_or_none(elements, _DATA_SET_TYPE) not in {None, NO_DATASET},
-        affected_sop_class_uid=decode_text(raw_uid).rstrip(" \x00") if raw_uid is not None else None,
+        affected_sop_class_uid=decode_text(raw_uid).rstrip(" \x00")
+        if raw_uid is not None
+        else None,
     )

@@ -88,7 +88,9 @@ def _fixed(view: memoryview, size: int, what: str) -> memoryview:
 def _role(view: memoryview) -> RoleSelection:
     uid, offset = _split_sized(view, 0)
     roles = _fixed(view[offset:], 2, "role selection roles")
-    return RoleSelection(sop_class_uid=decode_uid(uid), scu_role=bool(roles[0]), scp_role=bool(roles[1]))
+    return RoleSelection(
+        sop_class_uid=decode_uid(uid), scu_role=bool(roles[0]), scp_role=bool(roles[1])
+    )
 
 
 def _sop_extended(view: memoryview) -> SOPClassExtended:
@@ -214,7 +216,9 @@ def _associate(view: memoryview, request: bool) -> AAssociateRQ | AAssociateAC:
             calling_ae_title=calling,
             application_context=app,
             user_information=info,
-            presentation_contexts=tuple(c for c in contexts if isinstance(c, PresentationContextRQ)),
+            presentation_contexts=tuple(
+                c for c in contexts if isinstance(c, PresentationContextRQ)
+            ),
         )
     return AAssociateAC(
         protocol_version=version,
@@ -290,7 +294,9 @@ def decode_pdu_body(pdu_type: int, body: Buffer) -> Pdu:
     """Decode the variable field of a PDU whose header announced ``pdu_type``."""
     decoder = _DECODERS.get(pdu_type)
     if decoder is None:
-        raise RemoteProtocolError(f"unrecognised PDU type 0x{pdu_type:02X}", REASON_UNRECOGNIZED_PDU)
+        raise RemoteProtocolError(
+            f"unrecognised PDU type 0x{pdu_type:02X}", REASON_UNRECOGNIZED_PDU
+        )
     return decoder(memoryview(body).cast("B"))
 
 

@@ -13,7 +13,6 @@ from dicomnet.errors import LocalProtocolError
 from dicomnet.pdu.codes import ItemType, PduType
 from dicomnet.pdu.types import (
     PDV,
-    AAbort,
     AAssociateAC,
     AAssociateRJ,
     AAssociateRQ,
@@ -133,7 +132,9 @@ def encode_item(item: UserItem) -> bytes:
 def _context_rq(ctx: PresentationContextRQ) -> bytes:
     body = bytes((ctx.context_id, 0, 0, 0)) if 0 <= ctx.context_id <= 255 else _bad_id(ctx)
     body += _item(ItemType.ABSTRACT_SYNTAX, encode_uid(ctx.abstract_syntax))
-    body += b"".join(_item(ItemType.TRANSFER_SYNTAX, encode_uid(ts)) for ts in ctx.transfer_syntaxes)
+    body += b"".join(
+        _item(ItemType.TRANSFER_SYNTAX, encode_uid(ts)) for ts in ctx.transfer_syntaxes
+    )
     return _item(ItemType.PRESENTATION_CONTEXT_RQ, body)
 
 
@@ -177,6 +178,8 @@ def pdv_header(pdv: PDV, data_length: int) -> bytes:
     control = (1 if pdv.is_command else 0) | (2 if pdv.is_last else 0)
     if not 0 <= pdv.context_id <= 255:
         raise LocalProtocolError(f"presentation context ID {pdv.context_id} is not 0 to 255")
+    if not 0 <= data_length <= 0xFFFFFFFD:
+        raise LocalProtocolError(f"PDV fragment of {data_length} bytes does not fit in one item")
     return _PDV_HEADER.pack(data_length + 2, pdv.context_id, control)
 
 
@@ -188,7 +191,7 @@ def encode_pdu_parts(pdu: Pdu) -> list[Buffer]:
     total = 0
     head = b""
     for pdv in pdu.pdvs:
-        size = len(pdv.data)
+        size = memoryview(pdv.data).nbytes  # not len(): a view may have items wider than a byte
         head += pdv_header(pdv, size)
         total += size + 6
         if size:

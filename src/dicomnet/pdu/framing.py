@@ -12,7 +12,7 @@ whole. After the first error the framer is broken and discards everything it is 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -139,7 +139,7 @@ class PduFramer:
         self._partial.clear()
         return whole, pos
 
-    def _header(self, view: memoryview, pos: int) -> Iterator[FrameEvent]:
+    def _header(self, view: memoryview, pos: int) -> Generator[FrameEvent, None, int]:
         head, pos = self._fill(view, pos, 6)
         if head is None:
             return pos
@@ -174,7 +174,7 @@ class PduFramer:
                 f"unrecognised PDU type 0x{pdu_type:02X}", REASON_UNRECOGNIZED_PDU
             )
 
-    def _body(self, view: memoryview, pos: int) -> Iterator[FrameEvent]:
+    def _body(self, view: memoryview, pos: int) -> Generator[FrameEvent, None, int]:
         body, pos = self._fill(view, pos, self._pdu_left)
         if body is not None:
             yield from self._finish_body(body)
@@ -184,7 +184,7 @@ class PduFramer:
         self._phase = _HEAD
         yield WholePdu(decode_pdu_body(self._pdu_type, body))
 
-    def _pdv_header(self, view: memoryview, pos: int) -> Iterator[FrameEvent]:
+    def _pdv_header(self, view: memoryview, pos: int) -> Generator[FrameEvent, None, int]:
         head, pos = self._fill(view, pos, 6)
         if head is None:
             return pos
@@ -198,7 +198,7 @@ class PduFramer:
             yield from self._emit(view[pos:pos])
         return pos
 
-    def _pdv_data(self, view: memoryview, pos: int) -> Iterator[FrameEvent]:
+    def _pdv_data(self, view: memoryview, pos: int) -> Generator[FrameEvent, None, int]:
         take = min(self._pdv_left, len(view) - pos)
         self._pdv_left -= take
         yield from self._emit(view[pos : pos + take])

@@ -1,0 +1,315 @@
+"""The sans-IO upper-layer connection: bytes in, events out; requests in, bytes out.
+
+A ``Connection`` ties together the framer, the PS3.8 state machine, negotiation checks and DIMSE
+reassembly. It never touches a socket or a clock: the driver feeds it what it reads
+(``receive_data``, ``receive_eof``), reports transport and timer happenings
+(``transport_connected``, ``transport_accepted``, ``artim_expired``), sends PDUs through ``send``, and then collects
+``events_received()``, ``data_to_send()`` (a scatter-gather list of buffers) and ``effects()``.
+
+A local primitive that the table does not allow in the current state raises ``LocalProtocolError``
+and changes nothing. Peer misbehaviour never raises: it is handled as the table says (an A-ABORT
+queued, an ``Aborted`` event indicated, ARTIM started).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from dicomnet._bytes import Buffer
+from dicomnet.dimse.assemble import (
+    DEFAULT_MAX_COMMAND_LENGTH,
+    MessageAssembler,
+    SinkFactory,
+)
+from dicomnet.dimse.command_set import encode_command
+from dicomnet.dimse.fragment import fragment
+from dicomnet.dimse.messages import DimseMessage
+from dicomnet.errors import LocalProtocolError, RemoteProtocolError
+from dicomnet.pdu.codes import AbortReason, RejectReason, RejectResult, RejectSource
+from dicomnet.pdu.encode import encode_pdu_parts
+from dicomnet.pdu.framing import (
+    DEFAULT_MAX_ASSOCIATE_LENGTH,
+    FrameEvent,
+    PDataEnded,
+    PDataStarted,
+    PduFramer,
+    PdvChunk,
+    WholePdu,
+)
+from dicomnet.pdu.types import (
+    AAbort,
+    AAssociateAC,
+    AAssociateRJ,
+    AAssociateRQ,
+    AReleaseRP,
+    AReleaseRQ,
+    PDataTF,
+    Pdu,
+)
+from dicomnet.ul.actions import ACTIONS, ActionInput, DeliverPData, Indicate, SendPdu
+from dicomnet.ul.events import Effect, UlEvent
+from dicomnet.ul.fsm import TRANSITIONS, Event, State
+from dicomnet.ul.negotiation import (
+    DEFAULT_MAXIMUM_LENGTH,
+    Negotiated,
+    advertised_maximum_length,
+    negotiate_as_requestor,
+)
+
+__all__ = ["Connection", "UlConfig"]
+
+_LOCAL_EVENTS: Final[dict[type, Event]] = {
+    AAssociateRQ: Event.LOCAL_ASSOCIATE_RQ,
+    AAssociateAC: Event.LOCAL_ASSOCIATE_ACCEPT,
+    AAssociateRJ: Event.LOCAL_ASSOCIATE_REJECT,
+    PDataTF: Event.LOCAL_P_DATA,
+    AReleaseRQ: Event.LOCAL_RELEASE_RQ,
+    AReleaseRP: Event.LOCAL_RELEASE_RP,
+    AAbort: Event.LOCAL_ABORT,
+}
+_RECEIVED_EVENTS: Final[dict[type, Event]] = {
+    AAssociateRQ: Event.RECV_ASSOCIATE_RQ,
+    AAssociateAC: Event.RECV_ASSOCIATE_AC,
+    AAssociateRJ: Event.RECV_ASSOCIATE_RJ,
+    AReleaseRQ: Event.RECV_RELEASE_RQ,
+    AReleaseRP: Event.RECV_RELEASE_RP,
+    AAbort: Event.RECV_ABORT,
+}
+_NO_TRANSPORT: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_OPEN})
+_ASSEMBLER_ENDS: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_CLOSE})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UlConfig:
+    """Per-connection settings (a snapshot; the layers above build it from their own settings)."""
+
+    #: The Maximum Length we advertise and enforce on receive (0: no maximum, see
+    #: ``advertised_maximum_length``).
+    maximum_length: int = DEFAULT_MAXIMUM_LENGTH
+    max_associate_length: int = DEFAULT_MAX_ASSOCIATE_LENGTH
+    max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
+    #: PDU size we send in when the peer announces no maximum (0).
+    send_length_when_unlimited: int = 1 << 20
+    #: Where received data sets go; None keeps them in memory (capped).
+    sink_factory: SinkFactory | None = None
+
+
+class Connection:
+    """One association's upper layer, without I/O. See the module docstring."""
+
+    def __init__(self, config: UlConfig | None = None) -> None:
+        self.config = config or UlConfig()
+        self.state = State.IDLE
+        self.is_requestor = False
+        self.request: AAssociateRQ | None = None
+        self.accept: AAssociateAC | None = None
+        self.negotiated: Negotiated | None = None
+        self._framer = PduFramer(
+            max_pdata_length=advertised_maximum_length(self.config.maximum_length),
+            max_associate_length=self.config.max_associate_length,
+        )
+        self._assembler = MessageAssembler(
+            sink_factory=self.config.sink_factory,
+            max_command_length=self.config.max_command_length,
+        )
+        self._deliver = False
+        self._events: list[UlEvent] = []
+        self._out: list[Buffer] = []
+        self._effects: list[Effect] = []
+
+    # -- outputs ---------------------------------------------------------------------------------
+
+    def events_received(self) -> list[UlEvent]:
+        """Indications and confirmations since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[Buffer]:
+        """Buffers to write, in order, since the last call (never concatenated)."""
+        out, self._out = self._out, []
+        return out
+
+    def effects(self) -> list[Effect]:
+        """Transport and timer instructions since the last call, in order."""
+        effects, self._effects = self._effects, []
+        return effects
+
+    @property
+    def send_maximum_length(self) -> int:
+        """The P-DATA-TF length we send in: the peer's Maximum Length, or ours if it set none."""
+        if self.negotiated is None:
+            return self.config.send_length_when_unlimited
+        peer = (
+            self.negotiated.acceptor_maximum_length
+            if self.is_requestor
+            else self.negotiated.requestor_maximum_length
+        )
+        return peer or self.config.send_length_when_unlimited
+
+    # -- local primitives ------------------------------------------------------------------------
+
+    def send(self, pdu: Pdu) -> None:
+        """Send a PDU: A-ASSOCIATE-RQ/AC/RJ, P-DATA-TF, A-RELEASE-RQ/RP or A-ABORT."""
+        event = _LOCAL_EVENTS[type(pdu)]
+        if (self.state, event) not in TRANSITIONS:
+            raise LocalProtocolError(f"cannot send {type(pdu).__name__} in {self.state!r}")
+        if isinstance(pdu, AAssociateRQ):
+            self.is_requestor, self.request = True, pdu
+        elif isinstance(pdu, AAssociateAC):
+            self._local_accept(pdu)
+        elif isinstance(pdu, PDataTF):
+            self._check_pdata(pdu)
+        self._fire(event, pdu=pdu)
+
+    def message_pdus(
+        self,
+        context_id: int,
+        message: DimseMessage,
+        dataset: Buffer | Iterable[Buffer] | None = None,
+    ) -> Iterator[PDataTF]:
+        """The P-DATA-TF PDUs carrying one message, cut to the peer's Maximum Length.
+
+        Pass each to ``send`` and write ``data_to_send()`` before asking for the next, so that a
+        streamed data set is never held whole.
+        """
+        if dataset is None and message.has_dataset:
+            raise LocalProtocolError("the message announces a data set but none was given")
+        if dataset is not None and not message.has_dataset:
+            raise LocalProtocolError("a data set was given for a message that announces none")
+        return fragment(context_id, encode_command(message), dataset, self.send_maximum_length)
+
+    def _local_accept(self, ac: AAssociateAC) -> None:
+        assert self.request is not None
+        try:
+            negotiated = negotiate_as_requestor(self.request, ac)
+        except RemoteProtocolError as exc:
+            raise LocalProtocolError(f"inconsistent A-ASSOCIATE-AC: {exc}") from exc
+        self._established(ac, negotiated)
+
+    def _established(self, ac: AAssociateAC, negotiated: Negotiated) -> None:
+        self.accept, self.negotiated = ac, negotiated
+        self._assembler.accepted_contexts = negotiated.accepted_context_ids
+
+    def _check_pdata(self, pdu: PDataTF) -> None:
+        length = sum(len(pdv.data) + 6 for pdv in pdu.pdvs)
+        if length > self.send_maximum_length:
+            raise LocalProtocolError(f"P-DATA-TF of {length} bytes exceeds the peer's maximum")
+        accepted = self._assembler.accepted_contexts or frozenset()
+        if any(pdv.context_id not in accepted for pdv in pdu.pdvs):
+            raise LocalProtocolError("P-DATA-TF on a presentation context that was not accepted")
+
+    # -- transport and timer -------------------------------------------------------------------
+
+    def transport_connected(self) -> None:
+        """The transport connection we asked for is open (Evt2)."""
+        self._fire_local(Event.TRANSPORT_CONNECT_CONFIRM, self.request)
+
+    def transport_accepted(self) -> None:
+        """A peer opened a transport connection to us (Evt5)."""
+        self._fire_local(Event.TRANSPORT_CONNECT_INDICATION)
+
+    def receive_eof(self) -> None:
+        """The transport connection closed (Evt17); a partly received PDU is dropped."""
+        self._fire_local(Event.TRANSPORT_CLOSED)
+
+    def artim_expired(self) -> None:
+        """The ARTIM timer ran out (Evt18)."""
+        self._fire_local(Event.ARTIM_EXPIRED)
+
+    def receive_data(self, data: Buffer) -> None:
+        """Bytes from the peer. PDV payloads are handed on as views of ``data``."""
+        if self.state in _NO_TRANSPORT:
+            raise LocalProtocolError(f"no transport connection in {self.state!r}")
+        try:
+            for frame in self._framer.feed(data):
+                self._on_frame(frame)
+                if self.state is State.IDLE:
+                    return
+        except RemoteProtocolError as exc:
+            self._framer.broken = True
+            self._fire(Event.RECV_INVALID_PDU, abort_reason=exc.abort_reason)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _on_frame(self, frame: FrameEvent) -> None:
+        if isinstance(frame, PdvChunk):
+            if self._deliver:
+                result = self._assembler.feed(frame)
+                if result is not None:
+                    self._events.append(result)
+        elif isinstance(frame, PDataStarted):
+            self._deliver = False
+            self._fire(Event.RECV_P_DATA)
+        elif isinstance(frame, PDataEnded):
+            self._deliver = False
+        else:
+            self._on_pdu(frame)
+
+    def _on_pdu(self, frame: WholePdu) -> None:
+        pdu = frame.pdu
+        event = _RECEIVED_EVENTS[type(pdu)]
+        if self.state is State.AWAITING_ASSOCIATE_RQ and isinstance(pdu, AAssociateRQ):
+            self.request = pdu
+            self._fire(event, pdu=pdu, provider_reject=_provider_check(pdu))
+        elif self.state is State.AWAITING_ASSOCIATE_AC and isinstance(pdu, AAssociateAC):
+            assert self.request is not None
+            self._established(pdu, negotiate_as_requestor(self.request, pdu))
+            self._fire(event, pdu=pdu)
+        elif isinstance(pdu, AReleaseRQ) and self._assembler.in_progress:
+            raise RemoteProtocolError(
+                "A-RELEASE-RQ in the middle of a message", AbortReason.UNEXPECTED_PDU
+            )
+        else:
+            self._fire(event, pdu=pdu)
+
+    def _fire_local(self, event: Event, pdu: Pdu | None = None) -> None:
+        if (self.state, event) not in TRANSITIONS:
+            raise LocalProtocolError(
+                f"{event.name} ({event.value}) cannot happen in {self.state!r}"
+            )
+        if event is Event.TRANSPORT_CONNECT_INDICATION:
+            self.is_requestor = False
+        self._fire(event, pdu=pdu)
+
+    def _fire(
+        self,
+        event: Event,
+        *,
+        pdu: Pdu | None = None,
+        abort_reason: int = AbortReason.UNEXPECTED_PDU,
+        provider_reject: AAssociateRJ | None = None,
+    ) -> None:
+        action, _ = TRANSITIONS[(self.state, event)]
+        outcome = ACTIONS[action](
+            ActionInput(
+                pdu=pdu,
+                abort_reason=abort_reason,
+                is_requestor=self.is_requestor,
+                provider_reject=provider_reject,
+            )
+        )
+        self.state = outcome.state
+        for instruction in outcome.instructions:
+            if isinstance(instruction, SendPdu):
+                self._out.extend(encode_pdu_parts(instruction.pdu))
+            elif isinstance(instruction, Indicate):
+                self._events.append(instruction.event)
+            elif isinstance(instruction, DeliverPData):
+                self._deliver = True
+            else:
+                self._effects.append(instruction)
+        if self.state in _ASSEMBLER_ENDS:
+            self._assembler.abandon()
+
+
+def _provider_check(rq: AAssociateRQ) -> AAssociateRJ | None:
+    """AE-6: the service provider refuses a request whose protocol version lacks bit 0."""
+    if rq.protocol_version & 1:
+        return None
+    return AAssociateRJ(
+        result=RejectResult.PERMANENT,
+        source=RejectSource.SERVICE_PROVIDER_ACSE,
+        reason=RejectReason.PROTOCOL_VERSION_NOT_SUPPORTED,
+    )
