@@ -1,0 +1,59 @@
+"""Project-wide rules: exports pinned, no sleeping, small modules, the core free of I/O."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "dicomnet"
+PACKAGES = ["dicomnet.pdu", "dicomnet.dimse", "dicomnet.ul"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_package_exports_resolve(name: str) -> None:
+    module = importlib.import_module(name)
+    assert sorted(module.__all__) == sorted(set(module.__all__))
+    for export in module.__all__:
+        assert hasattr(module, export), f"{name}.{export}"
+
+
+def test_top_level_exports_are_pinned() -> None:
+    import dicomnet
+
+    assert dicomnet.__all__ == ["__version__"]
+
+
+def _python_files() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def test_nothing_sleeps_or_polls() -> None:
+    offenders = [
+        f"{path}:{node.lineno}"
+        for path in _python_files()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "sleep"
+    ]
+    assert offenders == []
+
+
+def test_modules_stay_small() -> None:
+    sizes = {p.name: len(p.read_text().splitlines()) for p in _python_files()}
+    assert {name: n for name, n in sizes.items() if n > 600} == {}
+
+
+@pytest.mark.parametrize("package", ["pdu", "dimse", "ul"])
+def test_core_imports_no_io(package: str) -> None:
+    banned = {"socket", "ssl", "threading", "asyncio", "time", "select", "selectors", "pydicom"}
+    for path in (SRC / package).rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not {n.split(".")[0] for n in names} & banned, f"{path}: {names}"
