@@ -1,0 +1,1 @@
+"""Fuzz harnesses: each module has ``check(data)`` (the invariant) and runs under atheris as a script."""
