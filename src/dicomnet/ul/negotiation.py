@@ -149,7 +149,7 @@ def _check_request(rq: AAssociateRQ, policy: AcceptorPolicy) -> AAssociateRJ | N
     if policy.require_called_ae_title and rq.called_ae_title != policy.ae_title.strip():
         return _reject(permanent, user, RejectReason.CALLED_AE_TITLE_NOT_RECOGNIZED)
     allowed = policy.allowed_calling_ae_titles
-    if allowed is not None and rq.calling_ae_title not in allowed:
+    if allowed is not None and rq.calling_ae_title not in {title.strip() for title in allowed}:
         return _reject(permanent, user, RejectReason.CALLING_AE_TITLE_NOT_RECOGNIZED)
     peer_max = _maximum_length(rq)
     if not rq.presentation_contexts or 0 < peer_max < MINIMUM_MAX_LENGTH:
