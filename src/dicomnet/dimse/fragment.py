@@ -84,7 +84,9 @@ def fragment(
     yield from _cut(context_id, True, command, size)
     if dataset is None:
         return
-    if isinstance(dataset, bytes | bytearray | memoryview):
-        yield from _cut(context_id, False, dataset, size)
-    else:
+    try:
+        view = memoryview(dataset)  # type: ignore[arg-type]
+    except TypeError:  # not a buffer (array.array and mmap are): an iterable of chunks
         yield from _recut(context_id, dataset, size)  # type: ignore[arg-type]
+    else:
+        yield from _cut(context_id, False, view, size)
