@@ -306,6 +306,8 @@ def decode_pdu(data: Buffer) -> Pdu:
     if len(view) < 6:
         raise _invalid("truncated PDU header")
     pdu_type, _, length = _HEADER.unpack_from(view)
+    if pdu_type not in _DECODERS:
+        return decode_pdu_body(pdu_type, b"")  # raises: unrecognised PDU type, reason 1
     if length != len(view) - 6:
         raise _invalid(f"PDU length {length} does not match the {len(view) - 6} bytes given")
     return decode_pdu_body(pdu_type, view[6:])

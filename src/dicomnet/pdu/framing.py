@@ -98,8 +98,8 @@ class PduFramer:
 
     @property
     def at_boundary(self) -> bool:
-        """True when no PDU is partly received."""
-        return self._phase == _HEAD and not self._partial
+        """True when no PDU is partly received (never once the framer is broken)."""
+        return self._phase == _HEAD and not self._partial and not self.broken
 
     def feed(self, data: Buffer) -> Iterator[FrameEvent]:
         """Consume ``data`` and yield the frame events it completes."""
