@@ -155,13 +155,16 @@ class Connection:
         event = _LOCAL_EVENTS[type(pdu)]
         if (self.state, event) not in TRANSITIONS:
             raise LocalProtocolError(f"cannot send {type(pdu).__name__} in {self.state!r}")
+        accepted: tuple[AAssociateAC, Negotiated] | None = None
         if isinstance(pdu, AAssociateRQ):
             self.is_requestor, self.request = True, pdu
         elif isinstance(pdu, AAssociateAC):
-            self._local_accept(pdu)
+            accepted = pdu, self._local_accept(pdu)
         elif isinstance(pdu, PDataTF):
             self._check_pdata(pdu)
         self._fire(event, pdu=pdu)
+        if accepted is not None:  # only once the A-ASSOCIATE-AC is on its way
+            self._established(*accepted)
 
     def message_pdus(
         self,
@@ -180,20 +183,19 @@ class Connection:
             raise LocalProtocolError("a data set was given for a message that announces none")
         return fragment(context_id, encode_command(message), dataset, self.send_maximum_length)
 
-    def _local_accept(self, ac: AAssociateAC) -> None:
+    def _local_accept(self, ac: AAssociateAC) -> Negotiated:
         assert self.request is not None
         try:
-            negotiated = negotiate_as_requestor(self.request, ac)
+            return negotiate_as_requestor(self.request, ac)
         except RemoteProtocolError as exc:
             raise LocalProtocolError(f"inconsistent A-ASSOCIATE-AC: {exc}") from exc
-        self._established(ac, negotiated)
 
     def _established(self, ac: AAssociateAC, negotiated: Negotiated) -> None:
         self.accept, self.negotiated = ac, negotiated
         self._assembler.accepted_contexts = negotiated.accepted_context_ids
 
     def _check_pdata(self, pdu: PDataTF) -> None:
-        length = sum(len(pdv.data) + 6 for pdv in pdu.pdvs)
+        length = sum(memoryview(pdv.data).nbytes + 6 for pdv in pdu.pdvs)  # as encoded
         if length > self.send_maximum_length:
             raise LocalProtocolError(f"P-DATA-TF of {length} bytes exceeds the peer's maximum")
         accepted = self._assembler.accepted_contexts or frozenset()
@@ -290,10 +292,14 @@ class Connection:
                 provider_reject=provider_reject,
             )
         )
+        # Encode before changing anything: a PDU that cannot be encoded raises LocalProtocolError.
+        encoded = iter(
+            [encode_pdu_parts(i.pdu) for i in outcome.instructions if isinstance(i, SendPdu)]
+        )
         self.state = outcome.state
         for instruction in outcome.instructions:
             if isinstance(instruction, SendPdu):
-                self._out.extend(encode_pdu_parts(instruction.pdu))
+                self._out.extend(next(encoded))
             elif isinstance(instruction, Indicate):
                 self._events.append(instruction.event)
             elif isinstance(instruction, DeliverPData):
@@ -301,6 +307,7 @@ class Connection:
             else:
                 self._effects.append(instruction)
         if self.state in _ASSEMBLER_ENDS:
+            self._deliver = False  # the rest of a P-DATA-TF being received goes nowhere
             self._assembler.abandon()
 
 
