@@ -833,14 +833,26 @@ def test_a_pdu_that_cannot_be_encoded_changes_nothing(pdu: AAbort | AAssociateRJ
     assert_untouched(pair.acceptor, State.AWAITING_LOCAL_ASSOCIATE_RESPONSE)
 
 
-def test_an_unencodable_request_changes_nothing_when_it_would_go_out() -> None:
+def test_an_unencodable_request_is_refused_before_the_transport_opens() -> None:
     conn = Connection()
     bad = dataclasses.replace(make_request(), calling_ae_title="A" * 17)
-    conn.send(bad)  # AE-1 does not encode it yet
-    conn.effects()
     with pytest.raises(LocalProtocolError):
-        conn.transport_connected()
-    assert_untouched(conn, State.AWAITING_TRANSPORT_OPEN)
+        conn.send(bad)
+    assert_untouched(conn, State.IDLE)
+    assert conn.request is None
+
+
+def test_we_enforce_the_maximum_length_we_advertised() -> None:
+    pair = established(acceptor_config=UlConfig(maximum_length=1000))
+    assert pair.acceptor.accept is not None
+    (item,) = pair.acceptor.accept.user_items(MaximumLength)
+    assert item.maximum_length == 16382  # the policy's, not the config's
+    pair.acceptor.receive_data(pdata(3, encode_command(store())))
+    pair.acceptor.receive_data(pdata(3, bytes(16382 - 6), command=False))
+    assert pair.acceptor.state is State.ESTABLISHED
+    only(pair.acceptor.events_received(), MessageReceived)
+    pair.acceptor.receive_data(struct.pack(">BBI", 4, 0, 16383))
+    assert_provider_abort(pair.acceptor, 6)
 
 
 def test_an_unencodable_accept_changes_nothing() -> None:

@@ -45,6 +45,7 @@ from dicomnet.pdu.types import (
     AAssociateRQ,
     AReleaseRP,
     AReleaseRQ,
+    MaximumLength,
     PDataTF,
     Pdu,
 )
@@ -85,7 +86,8 @@ _ASSEMBLER_ENDS: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_CLOSE})
 class UlConfig:
     """Per-connection settings (a snapshot; the layers above build it from their own settings)."""
 
-    #: The Maximum Length we advertise and enforce on receive (0: no maximum, see
+    #: Our receive cap until an A-ASSOCIATE-RQ/AC is sent; from then on the Maximum Length that PDU
+    #: advertises is enforced, and this cap only when it advertises none (0: see
     #: ``advertised_maximum_length``).
     maximum_length: int = DEFAULT_MAXIMUM_LENGTH
     max_associate_length: int = DEFAULT_MAX_ASSOCIATE_LENGTH
@@ -157,14 +159,24 @@ class Connection:
             raise LocalProtocolError(f"cannot send {type(pdu).__name__} in {self.state!r}")
         accepted: tuple[AAssociateAC, Negotiated] | None = None
         if isinstance(pdu, AAssociateRQ):
+            encode_pdu_parts(pdu)  # refuse an unencodable request now, not once connected
             self.is_requestor, self.request = True, pdu
         elif isinstance(pdu, AAssociateAC):
             accepted = pdu, self._local_accept(pdu)
         elif isinstance(pdu, PDataTF):
             self._check_pdata(pdu)
         self._fire(event, pdu=pdu)
+        if isinstance(pdu, AAssociateRQ | AAssociateAC):
+            self._framer.max_pdata_length = self._receive_limit(pdu)
         if accepted is not None:  # only once the A-ASSOCIATE-AC is on its way
             self._established(*accepted)
+
+    def _receive_limit(self, sent: AAssociateRQ | AAssociateAC) -> int:
+        """We enforce the Maximum Length we advertised; if we advertised none, the configured cap."""
+        item = sent.user_item(MaximumLength)
+        if item is not None and item.maximum_length > 0:
+            return item.maximum_length
+        return advertised_maximum_length(self.config.maximum_length)
 
     def message_pdus(
         self,
