@@ -47,27 +47,21 @@ from dicomnet.ul.negotiation import (
     negotiate_async_window,
     negotiate_contexts,
 )
-
-VERIFICATION = "1.2.840.10008.1.1"
-CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-IMPLICIT = "1.2.840.10008.1.2"
-EXPLICIT = "1.2.840.10008.1.2.1"
-BIG_ENDIAN = "1.2.840.10008.1.2.2"
-JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+from tests.ul.common import (
+    BIG_ENDIAN,
+    CT_STORAGE,
+    EXPLICIT,
+    IMPLICIT,
+    JPEG_BASELINE,
+    MR_STORAGE,
+    VERIFICATION,
+    pc,
+)
 
 SUPPORTED = (
     SupportedContext(abstract_syntax=VERIFICATION, transfer_syntaxes=(IMPLICIT,)),
     SupportedContext(abstract_syntax=CT_STORAGE, transfer_syntaxes=(EXPLICIT, IMPLICIT)),
 )
-
-
-def pc(context_id: int, abstract_syntax: str, *transfer_syntaxes: str) -> PresentationContextRQ:
-    return PresentationContextRQ(
-        context_id=context_id,
-        abstract_syntax=abstract_syntax,
-        transfer_syntaxes=transfer_syntaxes,
-    )
 
 
 def make_rq(

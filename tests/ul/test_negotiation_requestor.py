@@ -38,22 +38,16 @@ from dicomnet.ul.negotiation import (
     negotiate_as_acceptor,
     negotiate_as_requestor,
 )
-
-VERIFICATION = "1.2.840.10008.1.1"
-CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-IMPLICIT = "1.2.840.10008.1.2"
-EXPLICIT = "1.2.840.10008.1.2.1"
-BIG_ENDIAN = "1.2.840.10008.1.2.2"
-JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
-
-
-def pc(context_id: int, abstract_syntax: str, *transfer_syntaxes: str) -> PresentationContextRQ:
-    return PresentationContextRQ(
-        context_id=context_id,
-        abstract_syntax=abstract_syntax,
-        transfer_syntaxes=transfer_syntaxes,
-    )
+from tests.ul.common import (
+    BIG_ENDIAN,
+    CT_STORAGE,
+    EXPLICIT,
+    IMPLICIT,
+    JPEG_BASELINE,
+    MR_STORAGE,
+    VERIFICATION,
+    pc,
+)
 
 
 def ac_pc(

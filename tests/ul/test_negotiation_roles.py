@@ -28,11 +28,7 @@ from dicomnet.ul.negotiation import (
     negotiate_contexts,
     negotiate_role,
 )
-
-CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-IMPLICIT = "1.2.840.10008.1.2"
-EXPLICIT = "1.2.840.10008.1.2.1"
+from tests.ul.common import CT_STORAGE, EXPLICIT, IMPLICIT, MR_STORAGE
 
 Roles = tuple[bool, bool]
 AcceptorRoles = tuple[bool | None, bool | None]
