@@ -67,7 +67,7 @@ class CountingSink:
 
 def established(max_length: int, sink: CountingSink | None = None) -> Connection:
     ts = "1.2.840.10008.1.2.1"
-    config = UlConfig(maximum_length=max_length, sink_factory=(lambda c, m: sink) if sink else None)
+    config = UlConfig(sink_factory=(lambda c, m: sink) if sink else None)
     conn = Connection(config)
     conn.transport_accepted()
     rq = AAssociateRQ(

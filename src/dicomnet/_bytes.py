@@ -18,6 +18,7 @@ __all__ = [
     "decode_ae_title",
     "decode_text",
     "decode_uid",
+    "echo_ae_title",
     "encode_ae_title",
     "encode_uid",
 ]
@@ -56,6 +57,11 @@ def encode_ae_title(title: str) -> bytes:
     if not stripped or len(stripped) > 16 or _AE_BAD_RE.search(title):
         raise LocalProtocolError(f"invalid AE title {title!r}")
     return stripped.encode("ascii").ljust(16, b" ")
+
+
+def echo_ae_title(title: str) -> bytes:
+    """Write back an AE title that was read leniently: ISO 8859-1, cut or padded to 16 bytes."""
+    return title.encode("latin-1", errors="replace")[:16].ljust(16, b" ")
 
 
 def encode_uid(uid: str) -> bytes:

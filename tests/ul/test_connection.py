@@ -395,8 +395,7 @@ def test_store_a_megabyte(read_size: int | None, chunk_size: int | None) -> None
 
 
 def test_store_byte_at_a_time_in_small_pdus() -> None:
-    config = UlConfig(maximum_length=64)
-    pair = ConnectionPair(config, config, chunk_size=1)
+    pair = ConnectionPair(chunk_size=1)
     pair.associate(make_request(maximum_length=64), make_policy(maximum_length=64))
     pair.take_events("requestor")
     payload = bytes(range(251)) * 12
@@ -684,11 +683,14 @@ def test_garbage_after_an_abort_is_ignored(chunk_size: int | None) -> None:
     assert pair.take_events("acceptor") == [Aborted(2, 5, "local")]
     sent = bytes(pair.wire["acceptor"])
     assert sent == abort_bytes(2, 5)
-    # The framer is broken: nothing more is read, not even well-formed PDUs.
-    pair.wire["requestor"] += UNKNOWN_PDU + b"\xff" * 100 + RELEASE_RQ_BYTES + encode_pdu(AAbort())
+    # The framing was intact, so Sta13 goes on reading: a release request is ignored (AA-6) and
+    # an unknown PDU type earns one more A-ABORT (AA-7); after that the framer is broken and the
+    # rest, an A-ABORT included, is not read.
+    pair.acceptor.effects()
+    pair.wire["requestor"] += RELEASE_RQ_BYTES + UNKNOWN_PDU + b"\xff" * 100 + encode_pdu(AAbort())
     pair.deliver("requestor")
     assert pair.acceptor.state is State.AWAITING_TRANSPORT_CLOSE
-    assert bytes(pair.wire["acceptor"]) == sent
+    assert bytes(pair.wire["acceptor"]) == sent + abort_bytes(2, 1)
     assert pair.take_events("acceptor") == []
     assert pair.acceptor.effects() == []
     pair.acceptor.receive_eof()
@@ -696,15 +698,25 @@ def test_garbage_after_an_abort_is_ignored(chunk_size: int | None) -> None:
     assert pair.acceptor.effects() == [StopArtim()]
 
 
+@pytest.mark.parametrize("chunk_size", CHUNKINGS)
+def test_a_peer_abort_after_our_abort_closes_at_once(chunk_size: int | None) -> None:
+    pair = established(chunk_size)
+    pair.wire["requestor"] += pdata(3, b"\x00\x00", command=False) + encode_pdu(AAbort())
+    pair.deliver("requestor")
+    assert pair.acceptor.state is State.IDLE  # AA-8, then AA-2 on the peer's A-ABORT
+    assert pair.take_events("acceptor") == [Aborted(2, 5, "local")]
+
+
 def test_pdata_longer_than_our_maximum_is_aborted_on_its_header() -> None:
-    pair = established(acceptor_config=UlConfig(maximum_length=16382))
+    pair = established()  # the policy advertises 16382
     pair.acceptor.receive_data(struct.pack(">BBI", 4, 0, 16383))
     assert_provider_abort(pair.acceptor, 6)
 
 
 def test_pdata_up_to_our_maximum_is_read() -> None:
     factory = SinkFactory()
-    pair = established(acceptor_config=UlConfig(maximum_length=1000, sink_factory=factory))
+    pair = ConnectionPair(acceptor_config=UlConfig(sink_factory=factory))
+    pair.associate(make_request(), make_policy(maximum_length=1000))
     pair.acceptor.receive_data(pdata(3, encode_command(store())))
     fragment = pdata(3, bytes(1000 - 6), command=False)
     assert struct.unpack(">I", fragment[2:6]) == (1000,)
@@ -712,12 +724,32 @@ def test_pdata_up_to_our_maximum_is_read() -> None:
     assert pair.acceptor.state is State.ESTABLISHED
     only(pair.acceptor.events_received(), MessageReceived)
     assert bytes(factory.sinks[0].data) == bytes(994)
+    pair.acceptor.receive_data(struct.pack(">BBI", 4, 0, 1001))
+    assert_provider_abort(pair.acceptor, 6)
 
 
-def test_unlimited_maximum_is_enforced_as_the_substitute() -> None:
-    pair = established(acceptor_config=UlConfig(maximum_length=0))
+def test_configured_unlimited_is_advertised_and_enforced_as_the_substitute() -> None:
+    pair = ConnectionPair()
+    pair.associate(make_request(), make_policy(maximum_length=0))
+    assert pair.acceptor.accept is not None
+    assert pair.acceptor.accept.user_items(MaximumLength) == [
+        MaximumLength(maximum_length=UNLIMITED_SUBSTITUTE)
+    ]
     pair.acceptor.receive_data(struct.pack(">BBI", 4, 0, UNLIMITED_SUBSTITUTE + 1))
     assert_provider_abort(pair.acceptor, 6)
+
+
+@pytest.mark.parametrize("maximum_length", [0, None])
+def test_a_request_that_sets_no_maximum_accepts_any_pdu_length(maximum_length: int | None) -> None:
+    # PS3.8 D.1: 0 (or no sub-item) means no maximum, so the requestor must take what comes.
+    pair = ConnectionPair()
+    pair.associate(make_request(maximum_length=maximum_length), make_policy())
+    pair.take_events("requestor")
+    pair.requestor.receive_data(
+        pdata(1, encode_command(CEchoRSP(message_id_being_responded_to=1, status=0)))
+    )
+    pair.requestor.receive_data(struct.pack(">BBI", 4, 0, 0xFFFFFFFF))
+    assert pair.requestor.state is State.ESTABLISHED
 
 
 def test_unexpected_pdu_while_established_is_aborted() -> None:
@@ -785,8 +817,8 @@ def test_message_pdus_checks_the_data_set_against_the_message() -> None:
 
 
 def test_send_maximum_length_is_the_peers() -> None:
-    # The requestor announces no maximum, so it must be ready for anything (0: the substitute).
-    pair = ConnectionPair(UlConfig(maximum_length=0), UlConfig(send_length_when_unlimited=20000))
+    # The requestor announces no maximum, so it must be ready for anything.
+    pair = ConnectionPair(UlConfig(), UlConfig(max_send_length=20000))
     assert pair.acceptor.send_maximum_length == 20000  # nothing negotiated yet
     assert pair.requestor.send_maximum_length == 1 << 20
     pair.associate(make_request(maximum_length=None), make_policy(maximum_length=5000))
@@ -803,7 +835,7 @@ def test_send_maximum_length_is_the_peers() -> None:
 
 
 def test_send_maximum_length_when_the_acceptor_announces_none() -> None:
-    pair = ConnectionPair(UlConfig(send_length_when_unlimited=3000))
+    pair = ConnectionPair(UlConfig(max_send_length=3000))
     pair.connect(make_request(maximum_length=4096))
     pair.pump()
     request = only(pair.take_events("acceptor"), AssociateRequested).request
@@ -843,7 +875,7 @@ def test_an_unencodable_request_is_refused_before_the_transport_opens() -> None:
 
 
 def test_we_enforce_the_maximum_length_we_advertised() -> None:
-    pair = established(acceptor_config=UlConfig(maximum_length=1000))
+    pair = established()
     assert pair.acceptor.accept is not None
     (item,) = pair.acceptor.accept.user_items(MaximumLength)
     assert item.maximum_length == 16382  # the policy's, not the config's
@@ -886,7 +918,7 @@ def test_connection_is_sans_io_and_idle_when_new() -> None:
     assert conn.config == UlConfig()
     assert not conn.is_requestor
     assert conn.negotiated is None
-    assert conn.send_maximum_length == UlConfig().send_length_when_unlimited
+    assert conn.send_maximum_length == UlConfig().max_send_length
     assert conn.data_to_send() == []
 
 
@@ -900,3 +932,33 @@ def test_associate_echo_and_release_from_scratch(side: Side) -> None:
     assert pair.states() == (State.IDLE, State.IDLE)
     assert not any(pair.wire.values())
     assert pair.closed == {"requestor": side == "requestor", "acceptor": side == "acceptor"}
+
+
+def test_a_connection_carries_a_new_association_with_nothing_left_of_the_last() -> None:
+    acceptor = Connection()
+    acceptor.transport_accepted()
+    request = encode_pdu(make_request())
+    acceptor.receive_data(request[:3])  # a partial header, then the transport goes
+    acceptor.receive_eof()
+    assert state_of(acceptor) is State.IDLE
+    acceptor.transport_accepted()
+    acceptor.receive_data(request)
+    assert state_of(acceptor) is State.AWAITING_LOCAL_ASSOCIATE_RESPONSE
+    assert only(acceptor.events_received(), AssociateRequested).request == make_request()
+    acceptor.receive_data(UNKNOWN_PDU)  # breaks the framer: AA-8
+    acceptor.receive_eof()
+    acceptor.transport_accepted()
+    acceptor.receive_data(request)
+    assert state_of(acceptor) is State.AWAITING_LOCAL_ASSOCIATE_RESPONSE
+    assert acceptor.negotiated is None
+
+
+def test_a_requestor_starts_afresh_with_each_request() -> None:
+    pair = established()
+    pair.abort("requestor")
+    pair.settle()  # the acceptor closes on the A-ABORT, and the requestor sees its transport go
+    assert pair.requestor.state is State.IDLE
+    pair.requestor.send(make_request())
+    assert pair.requestor.negotiated is None
+    assert pair.requestor.accept is None
+    assert state_of(pair.requestor) is State.AWAITING_TRANSPORT_OPEN

@@ -35,7 +35,6 @@ from dicomnet.ul import (
     Connection,
     MessageReceived,
     State,
-    UlConfig,
     negotiate_as_acceptor,
 )
 from tests.helpers import CT_IMAGE_STORAGE, SIDES, ConnectionPair, Side, make_policy, make_request
@@ -69,8 +68,7 @@ class PairMachine(RuleBasedStateMachine):
         self.new_pair()
 
     def new_pair(self) -> None:
-        config = UlConfig(maximum_length=MAXIMUM_LENGTH)
-        self.pair = ConnectionPair(config, config)
+        self.pair = ConnectionPair()
         #: Messages each side sent, and messages each side received, in order.
         self.sent: dict[Side, list[Sent]] = {side: [] for side in SIDES}
         self.received: dict[Side, list[Sent]] = {side: [] for side in SIDES}

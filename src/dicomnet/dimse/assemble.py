@@ -10,6 +10,8 @@ command fragment inside a data set; a violation is a ``RemoteProtocolError`` wit
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -54,14 +56,18 @@ class DatasetSink(Protocol):
 
 
 class MemorySink:
-    """Collects a data set in memory up to ``limit`` bytes; beyond that keeps nothing."""
+    """Collects a data set in memory up to ``limit`` bytes; beyond that keeps nothing.
+
+    ``data`` is the collected bytes without a second copy (``BytesIO.getvalue`` hands over its
+    buffer once writing is done).
+    """
 
     def __init__(self, limit: int = DEFAULT_MAX_DATASET_LENGTH) -> None:
         self.limit = limit
         self.overflowed = False
         self.complete = False
         self.length = 0
-        self._buffer = bytearray()
+        self._buffer = io.BytesIO()
 
     def write(self, data: memoryview) -> None:
         """Append a fragment, or count it once over the limit."""
@@ -70,9 +76,9 @@ class MemorySink:
             return
         if self.length > self.limit:
             self.overflowed = True
-            self._buffer = bytearray()
+            self._buffer = io.BytesIO()
             return
-        self._buffer += data
+        self._buffer.write(data)
 
     def close(self) -> None:
         """Mark the data set complete."""
@@ -80,12 +86,12 @@ class MemorySink:
 
     def discard(self) -> None:
         """Drop what was collected."""
-        self._buffer = bytearray()
+        self._buffer = io.BytesIO()
 
     @property
     def data(self) -> bytes:
         """The data set's bytes (empty once overflowed or discarded)."""
-        return bytes(self._buffer)
+        return self._buffer.getvalue()
 
 
 SinkFactory = Callable[[int, DimseMessage], DatasetSink]
@@ -97,11 +103,17 @@ def _memory_sinks(_context_id: int, _message: DimseMessage) -> DatasetSink:
 
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
-    """A whole DIMSE message: its command and, if it has one, the sink holding its data set."""
+    """A whole DIMSE message: its command and, if it has one, the sink holding its data set.
+
+    If the sink failed (its factory, ``write`` or ``close`` raised: a full disk, say), the rest of
+    the data set was skipped, ``dataset`` is None and ``sink_error`` holds the exception, so that
+    the receiver can answer with a failure status on an association that stays usable.
+    """
 
     context_id: int
     message: DimseMessage
     dataset: DatasetSink | None
+    sink_error: Exception | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +158,7 @@ class MessageAssembler:
         self._message: DimseMessage | None = None
         self._rejected: CommandSetError | None = None
         self._sink: DatasetSink = _NullSink()
+        self._sink_error: Exception | None = None
 
     @property
     def in_progress(self) -> bool:
@@ -157,7 +170,7 @@ class MessageAssembler:
         self._check_chunk(chunk)
         if self._phase == _COMMAND:
             return self._command_chunk(chunk)
-        self._sink.write(chunk.data)
+        self._write(chunk.data)
         if chunk.end and chunk.is_last:
             return self._finish()
         return None
@@ -200,25 +213,57 @@ class MessageAssembler:
         else:
             has_dataset = self._message.has_dataset
         self._command = bytearray()
+        if self._rejected is not None and self._rejected.message_id is None:
+            raise RemoteProtocolError(
+                f"unusable command set without a Message ID: {self._rejected}"
+            )
         if not has_dataset:
             return self._finish()
         if self._message is None:
             self._phase = _SKIP
-            self._sink = _NullSink()
         else:
             self._phase = _DATASET
-            self._sink = self.sink_factory(self._context_id, self._message)
+            self._open_sink(self._message)
         return None
+
+    def _open_sink(self, message: DimseMessage) -> None:
+        try:
+            self._sink = self.sink_factory(self._context_id, message)
+        except Exception as exc:  # a sink's failure is the message's, not ours
+            self._sink_failed(exc)
+
+    def _write(self, data: memoryview) -> None:
+        try:
+            self._sink.write(data)
+        except Exception as exc:
+            self._sink_failed(exc)
+
+    def _close_sink(self, sink: DatasetSink) -> None:
+        try:
+            sink.close()
+        except Exception as exc:
+            self._sink_failed(exc)
+
+    def _sink_failed(self, exc: Exception) -> None:
+        """Keep the first error, drop what the sink holds, skip the rest of the data set."""
+        if self._sink_error is None:
+            self._sink_error = exc
+            with contextlib.suppress(Exception):
+                self._sink.discard()
+        self._sink = _NullSink()
 
     def _finish(self) -> MessageReceived | CommandRejected:
         context_id, message, rejected = self._context_id, self._message, self._rejected
         sink = self._sink if self._phase == _DATASET else None
         if sink is not None:
-            sink.close()
+            self._close_sink(sink)
+        error = self._sink_error
         self._reset()
         if message is None:
             assert rejected is not None
             return CommandRejected(context_id, rejected)
+        if error is not None:
+            return MessageReceived(context_id, message, None, error)
         return MessageReceived(context_id, message, sink)
 
     def _reset(self) -> None:
@@ -227,6 +272,7 @@ class MessageAssembler:
         self._message = None
         self._rejected = None
         self._sink = _NullSink()
+        self._sink_error = None
 
 
 def _unexpected(message: str) -> RemoteProtocolError:

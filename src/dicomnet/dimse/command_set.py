@@ -137,7 +137,7 @@ def decode_command(data: Buffer) -> DimseMessage:
         if value is None:
             raise _error(cls, f"element {field.name} is mistyped", _STATUS_MISTYPED, elements)
         values[field.name] = value
-    values["has_dataset"] = has_dataset
+    values["has_dataset"] = has_dataset  # absent: none (a data set then arriving aborts)
     try:
         return cls(**values)
     except TypeError as exc:

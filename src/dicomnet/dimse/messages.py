@@ -273,6 +273,8 @@ class NGetRSP(DimseResponse):
     """N-GET-RSP."""
 
     command_field = CommandField.N_GET_RSP
+    #: With status 0x0107 (Attribute List Error): the attributes that were not handled.
+    attribute_identifier_list: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,6 +292,8 @@ class NSetRSP(DimseResponse):
     """N-SET-RSP."""
 
     command_field = CommandField.N_SET_RSP
+    #: With status 0x0107 (Attribute List Error): the attributes that were not handled.
+    attribute_identifier_list: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -324,6 +328,8 @@ class NCreateRSP(DimseResponse):
     """N-CREATE-RSP."""
 
     command_field = CommandField.N_CREATE_RSP
+    #: With status 0x0107 (Attribute List Error): the attributes that were not handled.
+    attribute_identifier_list: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

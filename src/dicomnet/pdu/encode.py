@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from dicomnet._bytes import UINT16, UINT32, Buffer, encode_ae_title, encode_uid
+from dicomnet._bytes import UINT16, UINT32, Buffer, echo_ae_title, encode_ae_title, encode_uid
 from dicomnet.errors import LocalProtocolError
 from dicomnet.pdu.codes import ItemType, PduType
 from dicomnet.pdu.types import (
@@ -152,11 +152,14 @@ def _bad_id(ctx: PresentationContextRQ | PresentationContextAC) -> bytes:
 
 
 def _associate(pdu: AAssociateRQ | AAssociateAC) -> bytes:
+    # An A-ASSOCIATE-AC echoes the request's AE titles, which PS3.8 says are not tested: whatever
+    # the request carried (read leniently) goes back, so that any request can be answered.
+    title = encode_ae_title if isinstance(pdu, AAssociateRQ) else echo_ae_title
     fixed = (
         _u16(pdu.protocol_version, "protocol version")
         + b"\x00\x00"
-        + encode_ae_title(pdu.called_ae_title)
-        + encode_ae_title(pdu.calling_ae_title)
+        + title(pdu.called_ae_title)
+        + title(pdu.calling_ae_title)
         + bytes(32)
     )
     contexts = b"".join(
@@ -187,20 +190,20 @@ def encode_pdu_parts(pdu: Pdu) -> list[Buffer]:
     """Encode a PDU as a list of buffers whose concatenation is the PDU (payloads not copied)."""
     if not isinstance(pdu, PDataTF):
         return [encode_pdu(pdu)]
-    parts: list[Buffer] = []
-    total = 0
-    head = b""
-    for pdv in pdu.pdvs:
-        size = memoryview(pdv.data).nbytes  # not len(): a view may have items wider than a byte
-        head += pdv_header(pdv, size)
-        total += size + 6
-        if size:
-            parts.extend((head, pdv.data))
-            head = b""
-    if head:
-        parts.append(head)
     if not pdu.pdvs:
         raise LocalProtocolError("a P-DATA-TF carries one or more PDVs")
+    parts: list[Buffer] = []
+    heads: list[bytes] = []  # PDV headers not yet followed by a payload, joined once
+    total = 0
+    for pdv in pdu.pdvs:
+        size = memoryview(pdv.data).nbytes  # not len(): a view may have items wider than a byte
+        heads.append(pdv_header(pdv, size))
+        total += size + 6
+        if size:
+            parts.extend((b"".join(heads), pdv.data))
+            heads = []
+    if heads:
+        parts.append(b"".join(heads))
     if total > 0xFFFFFFFF:
         raise LocalProtocolError("P-DATA-TF too long")
     parts[0] = pdata_header(total) + bytes(parts[0])

@@ -55,7 +55,6 @@ from dicomnet.ul.fsm import TRANSITIONS, Event, State
 from dicomnet.ul.negotiation import (
     DEFAULT_MAXIMUM_LENGTH,
     Negotiated,
-    advertised_maximum_length,
     negotiate_as_requestor,
 )
 
@@ -84,32 +83,49 @@ _ASSEMBLER_ENDS: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_CLOSE})
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UlConfig:
-    """Per-connection settings (a snapshot; the layers above build it from their own settings)."""
+    """Per-connection settings (a snapshot; the layers above build it from their own settings).
 
-    #: Our receive cap until an A-ASSOCIATE-RQ/AC is sent; from then on the Maximum Length that PDU
-    #: advertises is enforced, and this cap only when it advertises none (0: see
-    #: ``advertised_maximum_length``).
-    maximum_length: int = DEFAULT_MAXIMUM_LENGTH
+    What we receive is bounded by the Maximum Length in the A-ASSOCIATE-RQ or -AC we send (a
+    P-DATA-TF longer than that is aborted on its header); what we send is bounded by the peer's
+    Maximum Length and by ``max_send_length``.
+    """
+
     max_associate_length: int = DEFAULT_MAX_ASSOCIATE_LENGTH
     max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
-    #: PDU size we send in when the peer announces no maximum (0).
-    send_length_when_unlimited: int = 1 << 20
+    #: The largest P-DATA-TF we send, whatever the peer allows (and when it sets no maximum):
+    #: it bounds what a streamed data set holds in memory at once.
+    max_send_length: int = 1 << 20
     #: Where received data sets go; None keeps them in memory (capped).
     sink_factory: SinkFactory | None = None
 
 
 class Connection:
-    """One association's upper layer, without I/O. See the module docstring."""
+    """One association's upper layer, without I/O. See the module docstring.
+
+    A ``Connection`` may carry one association after another (Sta1 allows a new request or
+    transport indication); everything belonging to the previous one is dropped when the next
+    begins. After ``CloseTransport`` the driver stops reading and writing: in Sta1 a further
+    ``receive_data``/``receive_eof`` is a ``LocalProtocolError``, as the table leaves those cells
+    blank. Buffers from ``data_to_send()`` may be views of the caller's data sets: they must reach
+    the wire before those buffers are changed.
+    """
 
     def __init__(self, config: UlConfig | None = None) -> None:
         self.config = config or UlConfig()
         self.state = State.IDLE
         self.is_requestor = False
+        self._events: list[UlEvent] = []
+        self._out: list[Buffer] = []
+        self._effects: list[Effect] = []
+        self._begin()
+
+    def _begin(self) -> None:
+        """Forget everything about the previous association."""
         self.request: AAssociateRQ | None = None
         self.accept: AAssociateAC | None = None
         self.negotiated: Negotiated | None = None
         self._framer = PduFramer(
-            max_pdata_length=advertised_maximum_length(self.config.maximum_length),
+            max_pdata_length=DEFAULT_MAXIMUM_LENGTH,
             max_associate_length=self.config.max_associate_length,
         )
         self._assembler = MessageAssembler(
@@ -117,9 +133,6 @@ class Connection:
             max_command_length=self.config.max_command_length,
         )
         self._deliver = False
-        self._events: list[UlEvent] = []
-        self._out: list[Buffer] = []
-        self._effects: list[Effect] = []
 
     # -- outputs ---------------------------------------------------------------------------------
 
@@ -140,15 +153,16 @@ class Connection:
 
     @property
     def send_maximum_length(self) -> int:
-        """The P-DATA-TF length we send in: the peer's Maximum Length, or ours if it set none."""
+        """The P-DATA-TF length we send in: the peer's Maximum Length, within ``max_send_length``."""
+        cap = self.config.max_send_length
         if self.negotiated is None:
-            return self.config.send_length_when_unlimited
+            return cap
         peer = (
             self.negotiated.acceptor_maximum_length
             if self.is_requestor
             else self.negotiated.requestor_maximum_length
         )
-        return peer or self.config.send_length_when_unlimited
+        return min(peer, cap) if peer else cap
 
     # -- local primitives ------------------------------------------------------------------------
 
@@ -160,6 +174,7 @@ class Connection:
         accepted: tuple[AAssociateAC, Negotiated] | None = None
         if isinstance(pdu, AAssociateRQ):
             encode_pdu_parts(pdu)  # refuse an unencodable request now, not once connected
+            self._begin()
             self.is_requestor, self.request = True, pdu
         elif isinstance(pdu, AAssociateAC):
             accepted = pdu, self._local_accept(pdu)
@@ -171,12 +186,16 @@ class Connection:
         if accepted is not None:  # only once the A-ASSOCIATE-AC is on its way
             self._established(*accepted)
 
-    def _receive_limit(self, sent: AAssociateRQ | AAssociateAC) -> int:
-        """We enforce the Maximum Length we advertised; if we advertised none, the configured cap."""
+    @staticmethod
+    def _receive_limit(sent: AAssociateRQ | AAssociateAC) -> int:
+        """We enforce the Maximum Length we advertised; 0 or none means no maximum (PS3.8 D.1).
+
+        P-DATA-TF bodies stream, so even the largest length costs no memory.
+        """
         item = sent.user_item(MaximumLength)
         if item is not None and item.maximum_length > 0:
             return item.maximum_length
-        return advertised_maximum_length(self.config.maximum_length)
+        return 0xFFFFFFFF
 
     def message_pdus(
         self,
@@ -233,17 +252,28 @@ class Connection:
         self._fire_local(Event.ARTIM_EXPIRED)
 
     def receive_data(self, data: Buffer) -> None:
-        """Bytes from the peer. PDV payloads are handed on as views of ``data``."""
+        """Bytes from the peer. PDV payloads are handed on as views of ``data``.
+
+        A PDU that breaks the framing (its boundaries can no longer be known) ends the reading:
+        the framer discards everything after it. A PDU that is well framed but wrong (a hostile
+        A-ASSOCIATE-AC, a PDV breaking Annex E) is Evt19 too, but the PDUs after it are still
+        read, so that Sta13 can act on them as the table says (a peer's A-ABORT closes at once).
+        """
         if self.state in _NO_TRANSPORT:
             raise LocalProtocolError(f"no transport connection in {self.state!r}")
-        try:
-            for frame in self._framer.feed(data):
+        frames = self._framer.feed(data)
+        while self.state is not State.IDLE:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except RemoteProtocolError as exc:  # the framer is broken from here on
+                self._fire(Event.RECV_INVALID_PDU, abort_reason=exc.abort_reason)
+                return
+            try:
                 self._on_frame(frame)
-                if self.state is State.IDLE:
-                    return
-        except RemoteProtocolError as exc:
-            self._framer.broken = True
-            self._fire(Event.RECV_INVALID_PDU, abort_reason=exc.abort_reason)
+            except RemoteProtocolError as exc:
+                self._fire(Event.RECV_INVALID_PDU, abort_reason=exc.abort_reason)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -284,6 +314,7 @@ class Connection:
                 f"{event.name} ({event.value}) cannot happen in {self.state!r}"
             )
         if event is Event.TRANSPORT_CONNECT_INDICATION:
+            self._begin()
             self.is_requestor = False
         self._fire(event, pdu=pdu)
 

@@ -181,19 +181,23 @@ def _answer_context(
     ctx: PresentationContextRQ, supported: SupportedContext | None, role: RoleSelection | None
 ) -> tuple[PresentationContextAC, RoleSelection | None]:
     if supported is None:
-        return _rejected(ctx.context_id, ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED), None
+        return _rejected(ctx, ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED), None
     offered = set(ctx.transfer_syntaxes)
     chosen = next((ts for ts in supported.transfer_syntaxes if ts in offered), None)
     if chosen is None:
-        return _rejected(ctx.context_id, ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED), None
+        return _rejected(ctx, ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED), None
     scu, scp, answer = negotiate_role(role, supported)
     if not (scu or scp):
-        return _rejected(ctx.context_id, ContextResult.USER_REJECTION), answer
+        return _rejected(ctx, ContextResult.USER_REJECTION), answer
     return PresentationContextAC(context_id=ctx.context_id, transfer_syntax=chosen), answer
 
 
-def _rejected(context_id: int, result: int) -> PresentationContextAC:
-    return PresentationContextAC(context_id=context_id, result=result, transfer_syntax=None)
+def _rejected(ctx: PresentationContextRQ, result: int) -> PresentationContextAC:
+    """A rejected context. PS3.8 Table 9-18 still wants one transfer syntax sub-item (its value
+    not tested) and some implementations read it unconditionally, so the first proposed one is
+    echoed when there is one."""
+    echo = ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else None
+    return PresentationContextAC(context_id=ctx.context_id, result=result, transfer_syntax=echo)
 
 
 def negotiate_contexts(
@@ -216,7 +220,7 @@ def negotiate_contexts(
             continue
         seen.add(ctx.context_id)
         if ctx.context_id % 2 == 0:
-            answers.append(_rejected(ctx.context_id, ContextResult.NO_REASON))
+            answers.append(_rejected(ctx, ContextResult.NO_REASON))
             continue
         role = by_role.get(ctx.abstract_syntax)
         answer, role_answer = _answer_context(ctx, by_syntax.get(ctx.abstract_syntax), role)
