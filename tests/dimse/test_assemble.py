@@ -432,11 +432,180 @@ def test_abandon_while_skipping_a_rejected_data_set() -> None:
 
 
 def test_null_sink_satisfies_the_sink_protocol() -> None:
-    """``_NullSink.close`` is never called by the assembler (see the report); exercise it here."""
+    """Exercise every ``_NullSink`` method directly, whatever path the assembler takes."""
     sink: DatasetSink = assemble_module._NullSink()
     sink.write(memoryview(b"x"))
     sink.close()
     sink.discard()
+
+
+# --------------------------------------------------------------------------------------------------
+# Sink failures: reported with the message, the rest of the data set skipped, the assembler usable
+
+
+class FailingSink(RecordingSink):
+    """A RecordingSink whose ``write`` (on the n-th call) or ``close`` raises ``error``."""
+
+    def __init__(
+        self,
+        error: Exception,
+        *,
+        fail_write: int | None = None,
+        fail_close: bool = False,
+        fail_discard: bool = False,
+    ) -> None:
+        super().__init__()
+        self.error = error
+        self.fail_write = fail_write
+        self.fail_close = fail_close
+        self.fail_discard = fail_discard
+        self.write_calls = 0
+
+    def write(self, data: memoryview) -> None:
+        self.write_calls += 1
+        if self.write_calls == self.fail_write:
+            raise self.error
+        super().write(data)
+
+    def close(self) -> None:
+        super().close()
+        if self.fail_close:
+            raise self.error
+
+    def discard(self) -> None:
+        super().discard()
+        if self.fail_discard:
+            raise RuntimeError("discard failed as well")
+
+
+DATA_FRAGMENTS = [b"first", b"second", b"third", b"fourth"]
+
+
+def feed_store_with_fragments(assembler: MessageAssembler) -> Event:
+    """A C-STORE-RQ and its data set in ``DATA_FRAGMENTS``; only the last one completes it."""
+    assert assembler.feed(chunk(encode_command(STORE))) is None
+    *head, last = DATA_FRAGMENTS
+    for data in head:
+        assert assembler.feed(chunk(data, command=False, last=False)) is None
+        assert busy(assembler)
+    event = assembler.feed(chunk(last, command=False))
+    assert event is not None
+    assert not busy(assembler)
+    return event
+
+
+def assert_usable_afterwards(assembler: MessageAssembler) -> None:
+    """A following C-ECHO is received as usual, with no sink error carried over."""
+    event = assembler.feed(chunk(encode_command(ECHO)))
+    assert event == MessageReceived(1, ECHO, None)
+    assert isinstance(event, MessageReceived)
+    assert event.sink_error is None
+
+
+def test_sink_factory_failure_is_reported_with_the_message() -> None:
+    error = OSError(28, "No space left on device")
+    factory = RecordingFactory()
+    calls: list[tuple[int, DimseMessage]] = []
+
+    def failing_once(context_id: int, message: DimseMessage) -> DatasetSink:
+        calls.append((context_id, message))
+        if len(calls) == 1:
+            raise error
+        return factory(context_id, message)
+
+    assembler = MessageAssembler(sink_factory=failing_once)
+    event = feed_store_with_fragments(assembler)
+    assert event == MessageReceived(1, STORE, None, error)
+    assert isinstance(event, MessageReceived)
+    assert event.sink_error is error
+    assert event.dataset is None
+    assert calls == [(1, STORE)]
+    assert factory.sinks == []  # the data set was written nowhere
+    assert_usable_afterwards(assembler)
+    # and the next data set goes to a sink of its own
+    results = feed_message(assembler, encode_command(STORE), b"next")
+    (sink,) = factory.sinks
+    assert results[-1] == MessageReceived(1, STORE, sink)
+    assert (sink.writes, sink.closed, sink.discarded) == ([b"next"], 1, 0)
+
+
+@pytest.mark.parametrize("discard_fails", [False, True], ids=["discard-ok", "discard-raises"])
+def test_sink_write_failure_skips_the_rest_of_the_data_set(discard_fails: bool) -> None:
+    error = OSError(28, "No space left on device")
+    sink = FailingSink(error, fail_write=2, fail_discard=discard_fails)
+    sinks: list[DatasetSink] = []
+
+    def factory(_context_id: int, _message: DimseMessage) -> DatasetSink:
+        sinks.append(sink if not sinks else RecordingSink())
+        return sinks[-1]
+
+    assembler = MessageAssembler(sink_factory=factory)
+    event = feed_store_with_fragments(assembler)
+    assert event == MessageReceived(1, STORE, None, error)
+    assert isinstance(event, MessageReceived)
+    assert event.sink_error is error
+    assert event.dataset is None
+    # the first fragment was written, the second failed; the third and fourth went nowhere
+    assert sink.writes == [b"first"]
+    assert sink.write_calls == 2
+    assert sink.discarded == 1
+    assert sink.closed == 0
+    assert sinks == [sink]
+    assert_usable_afterwards(assembler)
+    assert (sink.writes, sink.discarded, sink.closed) == ([b"first"], 1, 0)
+
+
+@pytest.mark.parametrize("discard_fails", [False, True], ids=["discard-ok", "discard-raises"])
+def test_sink_close_failure_is_reported_with_the_message(discard_fails: bool) -> None:
+    error = ValueError("cannot finish the file")
+    sink = FailingSink(error, fail_close=True, fail_discard=discard_fails)
+    assembler = MessageAssembler(sink_factory=lambda _c, _m: sink)
+    event = feed_store_with_fragments(assembler)
+    assert event == MessageReceived(1, STORE, None, error)
+    assert isinstance(event, MessageReceived)
+    assert event.sink_error is error
+    assert event.dataset is None
+    assert sink.writes == DATA_FRAGMENTS
+    assert sink.closed == 1
+    assert sink.discarded == 1
+    assert_usable_afterwards(assembler)
+    assert (sink.closed, sink.discarded) == (1, 1)
+
+
+def test_sink_failure_with_a_single_data_fragment() -> None:
+    """A write failing on the last fragment still reports the message, and nothing is closed."""
+    error = OSError("disk gone")
+    sink = FailingSink(error, fail_write=1)
+    assembler = MessageAssembler(sink_factory=lambda _c, _m: sink)
+    results = feed_message(assembler, encode_command(STORE), b"only")
+    assert results == [None, MessageReceived(1, STORE, None, error)]
+    assert (sink.writes, sink.closed, sink.discarded) == ([], 0, 1)
+    assert_usable_afterwards(assembler)
+
+
+def test_abandon_after_a_sink_failure() -> None:
+    """The failed sink was discarded once already; abandoning does not discard it again."""
+    error = OSError("disk gone")
+    sink = FailingSink(error, fail_write=1)
+    assembler = MessageAssembler(sink_factory=lambda _c, _m: sink)
+    assert feed_message(assembler, encode_command(STORE), None) == [None]
+    assert assembler.feed(chunk(b"part", command=False, last=False)) is None
+    assert sink.discarded == 1
+    assembler.abandon()
+    assert not busy(assembler)
+    assert (sink.writes, sink.closed, sink.discarded) == ([], 0, 1)
+    assert_usable_afterwards(assembler)
+
+
+def test_other_exceptions_from_a_sink_are_not_caught() -> None:
+    """Only ``Exception`` is a sink failure; a KeyboardInterrupt goes through."""
+
+    def interrupted(_context_id: int, _message: DimseMessage) -> DatasetSink:
+        raise KeyboardInterrupt
+
+    assembler = MessageAssembler(sink_factory=interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        assembler.feed(chunk(encode_command(STORE)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -483,6 +652,70 @@ def test_rejected_command_without_data_set_at_once() -> None:
     # and the next message is fine
     event = assembler.feed(chunk(encode_command(ECHO)))
     assert isinstance(event, MessageReceived)
+
+
+@pytest.mark.parametrize(
+    ("command", "message_id"),
+    [
+        pytest.param(
+            raw_command((0x0100, us(0x0099)), (0x0110, us(21)), (0x0800, us(0x0101))),
+            21,
+            id="message id",
+        ),
+        pytest.param(
+            raw_command((0x0100, us(0x0099)), (0x0120, us(22)), (0x0800, us(0x0101))),
+            22,
+            id="message id being responded to",
+        ),
+    ],
+)
+def test_unusable_command_with_a_message_id_is_rejected(command: bytes, message_id: int) -> None:
+    event = MessageAssembler().feed(chunk(command, context_id=5))
+    assert isinstance(event, CommandRejected)
+    assert event.context_id == 5
+    assert event.error.status == 0x0211
+    assert event.error.message_id == message_id
+
+
+NO_MESSAGE_ID = [
+    pytest.param(
+        raw_command((0x0100, us(0x0099)), (0x0800, us(0x0101))), id="unknown field, no data set"
+    ),
+    pytest.param(
+        raw_command((0x0100, us(0x0099)), (0x0800, us(1))), id="unknown field, data set announced"
+    ),
+    pytest.param(
+        raw_command((0x0100, us(0x0099)), (0x0110, b"\x01\x00\x00\x00"), (0x0800, us(0x0101))),
+        id="unreadable message id",
+    ),
+    pytest.param(
+        raw_command((0x0002, b"1.2\x00"), (0x0100, us(1)), (0x0800, us(1))),
+        id="c-store missing its message id",
+    ),
+    pytest.param(raw_command(), id="empty command set"),
+]
+
+
+@pytest.mark.parametrize("command", NO_MESSAGE_ID)
+def test_unusable_command_without_a_message_id_aborts(command: bytes) -> None:
+    """Without a Message ID there is nothing to answer: the association is aborted instead."""
+    factory = RecordingFactory()
+    assembler = MessageAssembler(sink_factory=factory)
+    error = _violation(assembler, [chunk(command[:6], last=False), chunk(command[6:])])
+    assert not isinstance(error, CommandSetError)
+    assert error.abort_reason == 6
+    assert "Message ID" in str(error)
+    assert factory.calls == []
+
+
+def test_abort_for_a_missing_message_id_comes_with_the_last_command_fragment() -> None:
+    command = raw_command((0x0100, us(0x0099)), (0x0800, us(1)))
+    assembler = MessageAssembler()
+    assert assembler.feed(chunk(command[:10], last=False)) is None
+    assert assembler.feed(chunk(command[10:20], last=True, end=False)) is None
+    assert busy(assembler)
+    with pytest.raises(RemoteProtocolError):
+        assembler.feed(chunk(command[20:], last=True, end=True))
 
 
 def test_rejected_then_accepted_in_one_stream() -> None:

@@ -44,6 +44,7 @@ from dicomnet.ul.negotiation import (
     SupportedContext,
     advertised_maximum_length,
     negotiate_as_acceptor,
+    negotiate_as_requestor,
     negotiate_async_window,
     negotiate_contexts,
 )
@@ -213,20 +214,75 @@ def test_falls_back_to_the_acceptors_next_preference() -> None:
 
 
 @pytest.mark.parametrize(
-    ("context", "result"),
+    ("context", "result", "echo"),
     [
-        pytest.param(pc(1, MR_STORAGE, IMPLICIT), 3, id="abstract-syntax-not-supported"),
-        pytest.param(pc(1, CT_STORAGE, JPEG_BASELINE, BIG_ENDIAN), 4, id="no-common-syntax"),
-        pytest.param(pc(1, CT_STORAGE), 4, id="no-transfer-syntax-items"),
-        pytest.param(pc(1, MR_STORAGE), 3, id="unsupported-without-transfer-syntax"),
-        pytest.param(pc(2, VERIFICATION, IMPLICIT), 2, id="even-id"),
-        pytest.param(pc(254, CT_STORAGE, EXPLICIT), 2, id="even-id-254"),
+        pytest.param(pc(1, MR_STORAGE, IMPLICIT), 3, IMPLICIT, id="abstract-syntax-not-supported"),
+        pytest.param(
+            pc(1, CT_STORAGE, JPEG_BASELINE, BIG_ENDIAN), 4, JPEG_BASELINE, id="no-common-syntax"
+        ),
+        pytest.param(pc(1, CT_STORAGE), 4, None, id="no-transfer-syntax-items"),
+        pytest.param(pc(1, MR_STORAGE), 3, None, id="unsupported-without-transfer-syntax"),
+        pytest.param(pc(2, VERIFICATION, IMPLICIT), 2, IMPLICIT, id="even-id"),
+        pytest.param(pc(254, CT_STORAGE, EXPLICIT), 2, EXPLICIT, id="even-id-254"),
     ],
 )
-def test_rejected_context(context: PresentationContextRQ, result: int) -> None:
+def test_rejected_context(context: PresentationContextRQ, result: int, echo: str | None) -> None:
+    """A rejected context echoes the first proposed transfer syntax (PS3.8 Table 9-18)."""
     ac = accept(make_rq(context))
     assert ac.presentation_contexts == (
-        PresentationContextAC(context_id=context.context_id, result=result, transfer_syntax=None),
+        PresentationContextAC(context_id=context.context_id, result=result, transfer_syntax=echo),
+    )
+
+
+def test_rejected_contexts_echo_the_first_proposed_transfer_syntax() -> None:
+    """Every rejection result echoes the requestor's first transfer syntax, or None without one.
+
+    PS3.8 Table 9-18 wants one transfer syntax sub-item in each context of an A-ASSOCIATE-AC (its
+    value not tested unless accepted) and some peers read it unconditionally. The echo is the
+    requestor's first proposal, not the acceptor's preference; the requestor's summary still reports
+    no transfer syntax for a context that was not accepted.
+    """
+    unknown = "1.2.840.10008.5.1.4.1.2.1.1"
+    contexts = (
+        SupportedContext(abstract_syntax=VERIFICATION, transfer_syntaxes=(IMPLICIT,)),
+        # the acceptor allows neither role: a context for it that gets this far is rejected (1)
+        SupportedContext(
+            abstract_syntax=CT_STORAGE,
+            transfer_syntaxes=(EXPLICIT, IMPLICIT),
+            scu_role=False,
+            scp_role=False,
+        ),
+        SupportedContext(abstract_syntax=MR_STORAGE, transfer_syntaxes=(EXPLICIT,)),
+    )
+    role = RoleSelection(sop_class_uid=CT_STORAGE, scu_role=True, scp_role=True)
+    cases = [
+        # (proposal, result, echo)
+        (pc(1, CT_STORAGE, BIG_ENDIAN, IMPLICIT, EXPLICIT), 1, BIG_ENDIAN),  # no role left
+        (pc(2, VERIFICATION, EXPLICIT, IMPLICIT), 2, EXPLICIT),  # even ID
+        (pc(4, VERIFICATION), 2, None),
+        (pc(3, unknown, JPEG_BASELINE, IMPLICIT), 3, JPEG_BASELINE),  # abstract syntax unsupported
+        (pc(5, unknown), 3, None),
+        (pc(7, MR_STORAGE, JPEG_BASELINE, IMPLICIT), 4, JPEG_BASELINE),  # no common syntax
+        (pc(9, MR_STORAGE), 4, None),
+        (pc(11, CT_STORAGE), 4, None),  # no transfer syntax comes before roles
+        (pc(13, VERIFICATION, EXPLICIT, IMPLICIT), 0, IMPLICIT),  # accepted: the acceptor's
+    ]
+    proposed = [proposal for proposal, _, _ in cases]
+    expected = tuple(
+        PresentationContextAC(context_id=proposal.context_id, result=result, transfer_syntax=echo)
+        for proposal, result, echo in cases
+    )
+    assert {result for _, result, _ in cases} == {0, 1, 2, 3, 4}
+
+    answers, _ = negotiate_contexts(proposed, contexts, (role,))
+    assert answers == expected
+    rq = make_rq(*proposed, user=(MaximumLength(maximum_length=16384), role))
+    ac = accept(rq, make_policy(contexts=contexts))
+    assert ac.presentation_contexts == expected
+
+    negotiated = negotiate_as_requestor(rq, ac)
+    assert [(c.context_id, c.result, c.transfer_syntax) for c in negotiated.contexts] == sorted(
+        (p.context_id, result, IMPLICIT if result == 0 else None) for p, result, _ in cases
     )
 
 
@@ -241,10 +297,10 @@ def test_contexts_are_answered_in_request_order() -> None:
     )
     assert accept(rq).presentation_contexts == (
         PresentationContextAC(context_id=7, result=0, transfer_syntax=IMPLICIT),
-        PresentationContextAC(context_id=1, result=3, transfer_syntax=None),
+        PresentationContextAC(context_id=1, result=3, transfer_syntax=IMPLICIT),
         PresentationContextAC(context_id=5, result=0, transfer_syntax=IMPLICIT),
-        PresentationContextAC(context_id=4, result=2, transfer_syntax=None),
-        PresentationContextAC(context_id=3, result=4, transfer_syntax=None),
+        PresentationContextAC(context_id=4, result=2, transfer_syntax=IMPLICIT),
+        PresentationContextAC(context_id=3, result=4, transfer_syntax=JPEG_BASELINE),
         PresentationContextAC(context_id=255, result=0, transfer_syntax=EXPLICIT),
     )
 
@@ -259,9 +315,9 @@ def test_repeated_context_id_is_answered_once_for_its_first_occurrence() -> None
         pc(2, VERIFICATION, IMPLICIT),
     )
     assert accept(rq).presentation_contexts == (
-        PresentationContextAC(context_id=1, result=3, transfer_syntax=None),
+        PresentationContextAC(context_id=1, result=3, transfer_syntax=IMPLICIT),
         PresentationContextAC(context_id=3, result=0, transfer_syntax=IMPLICIT),
-        PresentationContextAC(context_id=2, result=2, transfer_syntax=None),
+        PresentationContextAC(context_id=2, result=2, transfer_syntax=IMPLICIT),
     )
 
 
@@ -272,7 +328,7 @@ def test_one_abstract_syntax_in_several_contexts() -> None:
         pc(5, CT_STORAGE, IMPLICIT, EXPLICIT),
     )
     assert accept(rq).presentation_contexts == (
-        PresentationContextAC(context_id=1, result=4, transfer_syntax=None),
+        PresentationContextAC(context_id=1, result=4, transfer_syntax=JPEG_BASELINE),
         PresentationContextAC(context_id=3, result=0, transfer_syntax=IMPLICIT),
         PresentationContextAC(context_id=5, result=0, transfer_syntax=EXPLICIT),
     )
@@ -281,7 +337,7 @@ def test_one_abstract_syntax_in_several_contexts() -> None:
 def test_policy_without_contexts_supports_no_abstract_syntax() -> None:
     ac = accept(make_rq(pc(1, VERIFICATION, IMPLICIT)), make_policy(contexts=()))
     assert ac.presentation_contexts == (
-        PresentationContextAC(context_id=1, result=3, transfer_syntax=None),
+        PresentationContextAC(context_id=1, result=3, transfer_syntax=IMPLICIT),
     )
 
 

@@ -443,7 +443,9 @@ def test_acceptor_answer_always_satisfies_the_requestor(
         assert ctx.transfer_syntax == common[0]
     for ac_ctx in answer.presentation_contexts:
         if ac_ctx.result != 0:
-            assert ac_ctx.transfer_syntax is None
+            # a rejection echoes the first proposed transfer syntax (None when none was proposed)
+            syntaxes = first[ac_ctx.context_id].transfer_syntaxes
+            assert ac_ctx.transfer_syntax == (syntaxes[0] if syntaxes else None)
 
     assert negotiated.acceptor_maximum_length >= 14
     window = rq.user_item(AsyncOperationsWindow)

@@ -128,7 +128,7 @@ def test_role_selection_as_acceptor(
 ) -> None:
     ac = accept(make_rq((ct_context(),), proposal(requestor)), supported(acceptor))
     expected_context = (
-        PresentationContextAC(context_id=1, result=1, transfer_syntax=None)
+        PresentationContextAC(context_id=1, result=1, transfer_syntax=IMPLICIT)
         if outcome is REJECTED
         else PresentationContextAC(context_id=1, result=0, transfer_syntax=IMPLICIT)
     )

@@ -245,11 +245,13 @@ class MessageAssembler:
             self._sink_failed(exc)
 
     def _sink_failed(self, exc: Exception) -> None:
-        """Keep the first error, drop what the sink holds, skip the rest of the data set."""
-        if self._sink_error is None:
-            self._sink_error = exc
-            with contextlib.suppress(Exception):
-                self._sink.discard()
+        """Keep the error, drop what the sink holds, skip the rest of the data set.
+
+        This happens at most once per message: the null sink that takes over never fails.
+        """
+        self._sink_error = exc
+        with contextlib.suppress(Exception):
+            self._sink.discard()
         self._sink = _NullSink()
 
     def _finish(self) -> MessageReceived | CommandRejected:
