@@ -1,7 +1,7 @@
 """P-DATA-TF throughput and memory: a large C-STORE data set encoded into PDUs and decoded back.
 
 Encode: the DIMSE message cut into P-DATA-TF PDUs of the given maximum length and encoded (dicomnet:
-``Connection.message_pdus`` + ``send`` + ``data_to_send``, scatter-gather buffers; pynetdicom:
+``Connection.send_message`` + ``data_to_send``, scatter-gather buffers; pynetdicom:
 ``C_STORE_RQ.encode_msg`` + ``P_DATA_TF.encode``), bytes counted as a socket would take them.
 Decode: the PDU stream fed in 256 KiB reads (as ``recv_into`` would deliver it) through the framer and
 reassembly into a sink (dicomnet: ``Connection.receive_data`` with a counting sink; pynetdicom:
@@ -95,8 +95,7 @@ def dicomnet_encode(data: bytes, max_length: int) -> int:
     conn = established(max_length)
     total = 0
     msg = CStoreRQ(message_id=1, affected_sop_class_uid=CT, affected_sop_instance_uid=UID)
-    for pdu in conn.message_pdus(1, msg, memoryview(data)):
-        conn.send(pdu)
+    for _ in conn.send_message(1, msg, memoryview(data)):
         for buf in conn.data_to_send():
             total += memoryview(buf).nbytes
     return total

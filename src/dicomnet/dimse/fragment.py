@@ -14,7 +14,7 @@ from dicomnet._bytes import Buffer
 from dicomnet.errors import LocalProtocolError
 from dicomnet.pdu.types import PDV, PDataTF
 
-__all__ = ["MINIMUM_MAX_LENGTH", "fragment", "fragment_size"]
+__all__ = ["MINIMUM_MAX_LENGTH", "Fragment", "fragment", "fragment_size", "iter_fragments"]
 
 #: The smallest peer Maximum Length we send to: a PDV item head is 6 bytes and each fragment
 #: must carry at least 8 bytes, or a message would need absurdly many PDUs (DCMTK refuses < 14).
@@ -28,46 +28,66 @@ def fragment_size(max_length: int) -> int:
     return (max_length - 6) & ~1
 
 
-def _pdu(context_id: int, command: bool, last: bool, data: Buffer) -> PDataTF:
-    view = data if isinstance(data, bytes | memoryview) else memoryview(data)
-    return PDataTF(pdvs=(PDV(context_id=context_id, is_command=command, is_last=last, data=view),))
+#: One fragment: (is_command, is_last, data).
+Fragment = tuple[bool, bool, bytes | memoryview]
 
 
-def _cut(context_id: int, command: bool, data: Buffer, size: int) -> Iterator[PDataTF]:
+def _cut(command: bool, data: Buffer, size: int) -> Iterator[Fragment]:
     view = memoryview(data).cast("B")
     total = len(view)
     if total == 0:
-        yield _pdu(context_id, command, True, b"")
+        yield command, True, b""
         return
     for start in range(0, total, size):
-        yield _pdu(context_id, command, start + size >= total, view[start : start + size])
+        yield command, start + size >= total, view[start : start + size]
 
 
-def _recut(context_id: int, chunks: Iterable[Buffer], size: int) -> Iterator[PDataTF]:
+def _recut(chunks: Iterable[Buffer], size: int) -> Iterator[Fragment]:
     """Re-cut a stream of chunks into fragments of ``size`` bytes.
 
     A fragment is only known not to be the last once more data follows it, so up to one fragment is
     held back. Whatever is held when the next chunk is requested is copied first: the producer may
     reuse its buffer (``readinto``), while fragments yielded within a chunk stay views.
     """
-    pending: list[Buffer] = []
+    pending: list[bytes | memoryview] = []
     held = 0
     for chunk in chunks:
         view = memoryview(chunk).cast("B")
         while len(view):
             if held == size:
-                yield _pdu(context_id, False, False, _join(pending))
+                yield False, False, _join(pending)
                 pending, held = [], 0
             take = min(size - held, len(view))
             pending.append(view[:take])
             held += take
             view = view[take:]
         pending = [bytes(part) for part in pending]
-    yield _pdu(context_id, False, True, _join(pending) if pending else b"")
+    yield False, True, _join(pending) if pending else b""
 
 
-def _join(parts: list[Buffer]) -> Buffer:
+def _join(parts: list[bytes | memoryview]) -> bytes | memoryview:
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def iter_fragments(
+    command: Buffer, dataset: Buffer | Iterable[Buffer] | None, max_length: int
+) -> Iterator[Fragment]:
+    """The fragments of one message, as ``(is_command, is_last, data)``, each fitting one PDV of a
+    P-DATA-TF no longer than ``max_length``. ``data`` is a view of the caller's buffers wherever
+    possible.
+
+    ``dataset`` is None for a message without one, a buffer, or an iterable of buffers (streamed).
+    """
+    size = fragment_size(max_length)
+    yield from _cut(True, command, size)
+    if dataset is None:
+        return
+    try:
+        view = memoryview(dataset)  # type: ignore[arg-type]
+    except TypeError:  # not a buffer (array.array and mmap are): an iterable of chunks
+        yield from _recut(dataset, size)  # type: ignore[arg-type]
+    else:
+        yield from _cut(False, view, size)
 
 
 def fragment(
@@ -76,17 +96,8 @@ def fragment(
     dataset: Buffer | Iterable[Buffer] | None,
     max_length: int,
 ) -> Iterator[PDataTF]:
-    """Yield the P-DATA-TF PDUs of one message for a peer whose Maximum Length is ``max_length``.
-
-    ``dataset`` is None for a message without one, a buffer, or an iterable of buffers (streamed).
-    """
-    size = fragment_size(max_length)
-    yield from _cut(context_id, True, command, size)
-    if dataset is None:
-        return
-    try:
-        view = memoryview(dataset)  # type: ignore[arg-type]
-    except TypeError:  # not a buffer (array.array and mmap are): an iterable of chunks
-        yield from _recut(context_id, dataset, size)  # type: ignore[arg-type]
-    else:
-        yield from _cut(context_id, False, view, size)
+    """Yield the P-DATA-TF PDUs of one message for a peer whose Maximum Length is ``max_length``:
+    one PDV per PDU, as ``iter_fragments`` cuts them."""
+    for is_command, is_last, data in iter_fragments(command, dataset, max_length):
+        pdv = PDV(context_id=context_id, is_command=is_command, is_last=is_last, data=data)
+        yield PDataTF(pdvs=(pdv,))
