@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "dicomnet"
-PACKAGES = ["dicomnet.pdu", "dicomnet.dimse", "dicomnet.ul"]
+PACKAGES = [
+    "dicomnet.pdu",
+    "dicomnet.dimse",
+    "dicomnet.ul",
+    "dicomnet.sop_class",
+    "dicomnet.service_class",
+    "dicomnet.status",
+    "dicomnet.presentation",
+    "dicomnet.modality",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -23,7 +32,28 @@ def test_package_exports_resolve(name: str) -> None:
 def test_top_level_exports_are_pinned() -> None:
     import dicomnet
 
-    assert dicomnet.__all__ == ["__version__"]
+    lists = [n for n in dicomnet.__all__ if n.endswith("PresentationContexts")]
+    others = sorted(set(dicomnet.__all__) - set(lists))
+    assert len(lists) == 24
+    assert others == [
+        "ALL_TRANSFER_SYNTAXES",
+        "DEFAULT_TRANSFER_SYNTAXES",
+        "__version__",
+        "build_context",
+        "register_uid",
+    ]
+    for name in dicomnet.__all__:
+        assert hasattr(dicomnet, name)
+
+
+def test_top_level_names_are_pynetdicoms() -> None:
+    import pynetdicom
+
+    import dicomnet
+
+    # the rest of pynetdicom's top level (AE, evt, build_role, debug_logger, ...) comes with the
+    # public facade
+    assert set(dicomnet.__all__) - {"__version__"} <= set(pynetdicom.__all__)
 
 
 def _python_files() -> list[Path]:
