@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -15,6 +13,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 
 from dicomnet import modality, sop_class
 from dicomnet.service_class import NonPatientObjectStorageServiceClass, StorageServiceClass
+from tests.dcmtk import require_dcmtk_tool
 
 
 def test_well_known_abbreviations() -> None:
@@ -67,10 +66,7 @@ def modality_candidates() -> list[sop_class.SOPClass]:
 
 @pytest.mark.interop
 def test_abbreviations_match_the_installed_dcmtk(tmp_path: Path) -> None:
-    if shutil.which("storescp") is None:
-        if os.environ.get("CI"):
-            pytest.fail("DCMTK is not installed: .ci/run installs it")
-        pytest.skip("DCMTK's storescp is not installed")
+    storescp = require_dcmtk_tool("storescp")
     from pynetdicom import AE  # the sender: pynetdicom, a test-only peer
 
     source, received = tmp_path / "in", tmp_path / "out"
@@ -79,7 +75,7 @@ def test_abbreviations_match_the_installed_dcmtk(tmp_path: Path) -> None:
     sent = _instances(source)
     port = _free_port()
     scp = subprocess.Popen(
-        ["storescp", "--promiscuous", "-od", str(received), str(port)],
+        [storescp, "--promiscuous", "-od", str(received), str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
