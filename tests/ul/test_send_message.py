@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from dicomnet.dimse import CEchoRQ, CStoreRQ, MemorySink
 from dicomnet.errors import LocalProtocolError
-from dicomnet.pdu import AReleaseRQ
+from dicomnet.pdu import AAbort, AReleaseRQ
 from dicomnet.uids import VERIFICATION_SOP_CLASS
 from dicomnet.ul import Connection, MessageReceived, State, UlConfig
 from tests.helpers import ConnectionPair, make_policy, make_request, only
@@ -103,3 +103,62 @@ def test_data_set_must_match_the_message() -> None:
         next(pair.requestor.send_message(3, STORE))
     with pytest.raises(LocalProtocolError, match="announces none"):
         next(pair.requestor.send_message(1, ECHO, b"data"))
+
+
+def test_checks_are_made_at_the_call_not_at_the_first_step() -> None:
+    pair = _established(16382)
+    with pytest.raises(LocalProtocolError, match="not accepted"):
+        pair.requestor.send_message(5, ECHO)  # no next() needed
+
+
+def test_two_messages_never_interleave() -> None:
+    pair = _established(1000)
+    steps = pair.requestor.send_message(3, STORE, bytes(5000))
+    next(steps)
+    next(steps)
+    with pytest.raises(LocalProtocolError, match="still being sent"):
+        pair.requestor.send_message(1, ECHO)
+    with pytest.raises(LocalProtocolError, match="still being sent"):
+        pair.requestor.send(next(iter(pair.requestor.message_pdus(1, ECHO))))
+    for _ in steps:
+        pass
+    assert sum(1 for _ in pair.requestor.send_message(1, ECHO)) == 1
+
+
+def test_the_claim_ends_with_the_last_fragment_queued() -> None:
+    pair = _established(1000)
+    steps = pair.requestor.send_message(1, ECHO)
+    next(steps)  # the only fragment: the message is complete though the generator is not
+    assert sum(1 for _ in pair.requestor.send_message(1, ECHO)) == 1
+
+
+def test_an_abandoned_message_leaves_only_abort() -> None:
+    pair = _established(1000)
+    steps = pair.requestor.send_message(3, STORE, bytes(5000))
+    next(steps)
+    del steps
+    with pytest.raises(LocalProtocolError, match="abandoned"):
+        pair.requestor.send_message(1, ECHO)
+    pair.requestor.send(AAbort())
+    assert pair.requestor.state is State.AWAITING_TRANSPORT_CLOSE
+
+
+def test_a_refused_first_step_sends_nothing_and_claims_nothing() -> None:
+    pair = _established(16382)
+    steps = pair.requestor.send_message(1, ECHO)
+    pair.send("requestor", AReleaseRQ())  # Sta7: no local P-DATA
+    with pytest.raises(LocalProtocolError, match="cannot send P-DATA-TF"):
+        next(steps)
+    assert pair.requestor.data_to_send() == []
+    assert pair.requestor._sending is False
+
+
+def test_the_context_of_an_id() -> None:
+    pair = _established(16382)
+    negotiated = pair.requestor.negotiated
+    assert negotiated is not None
+    context = negotiated.context(3)
+    assert context is not None
+    assert context.accepted
+    assert context.transfer_syntax in make_request().presentation_contexts[1].transfer_syntaxes
+    assert negotiated.context(99) is None

@@ -135,6 +135,7 @@ class Connection:
             max_command_length=self.config.max_command_length,
         )
         self._deliver = False
+        self._sending = False  # a send_message whose last fragment is not yet queued
 
     # -- outputs ---------------------------------------------------------------------------------
 
@@ -181,6 +182,8 @@ class Connection:
         elif isinstance(pdu, AAssociateAC):
             accepted = pdu, self._local_accept(pdu)
         elif isinstance(pdu, PDataTF):
+            if self._sending:
+                raise LocalProtocolError("a message is still being sent through send_message")
             self._check_pdata(pdu)
         self._fire(event, pdu=pdu)
         if isinstance(pdu, AAssociateRQ | AAssociateAC):
@@ -221,18 +224,30 @@ class Connection:
     ) -> Iterator[int]:
         """Send one message; the fast form of ``send`` for each of ``message_pdus``.
 
-        Each step queues one P-DATA-TF (two buffers: its 12-byte head and a view of the fragment)
-        and yields its length, so that the driver writes ``data_to_send()`` before the next
-        fragment is cut. Every step is the table's DT-1 (Sta6) or AR-7 (Sta8); in any other state
-        the step raises ``LocalProtocolError`` and queues nothing.
+        The checks (data set, context, no other message half sent) are made at the call. Each step
+        then queues one P-DATA-TF (two buffers: its 12-byte head and a view of the fragment) and
+        yields its length, so that the driver writes ``data_to_send()`` before the next fragment is
+        cut. Every step is the table's DT-1 (Sta6) or AR-7 (Sta8); in any other state the step
+        raises ``LocalProtocolError`` and queues nothing. Fragments of two messages never
+        interleave (PS3.8 Annex E): until this message's last fragment is queued, another message
+        is refused; one abandoned half way leaves only A-ABORT.
         """
         self._check_message(message, dataset)
         if context_id not in (self._assembler.accepted_contexts or frozenset()):
             raise LocalProtocolError(f"presentation context {context_id} was not accepted")
+        self._claim_sending()
         command = encode_command(message)
+        return self._message_steps(context_id, command, dataset)
+
+    def _message_steps(
+        self, context_id: int, command: bytes, dataset: Buffer | Iterable[Buffer] | None
+    ) -> Iterator[int]:
+        started = False
         for is_command, is_last, data in iter_fragments(command, dataset, self.send_maximum_length):
             if (self.state, Event.LOCAL_P_DATA) not in TRANSITIONS:
+                self._sending = started  # nothing sent yet: no message is half sent
                 raise LocalProtocolError(f"cannot send P-DATA-TF in {self.state!r}")
+            started = True
             size = len(data)
             control = (1 if is_command else 0) | (2 if is_last else 0)
             self._out.append(
@@ -240,7 +255,14 @@ class Connection:
             )
             if size:
                 self._out.append(data)
+            if is_last and (dataset is None or not is_command):
+                self._sending = False  # the message's last fragment is queued
             yield size + 12
+
+    def _claim_sending(self) -> None:
+        if self._sending:
+            raise LocalProtocolError("another message is still being sent (or was abandoned)")
+        self._sending = True
 
     def _check_message(self, message: DimseMessage, dataset: object) -> None:
         if dataset is None and message.has_dataset:

@@ -136,6 +136,10 @@ class Negotiated:
         """The IDs of the contexts that may be used."""
         return frozenset(c.context_id for c in self.contexts if c.accepted)
 
+    def context(self, context_id: int) -> NegotiatedContext | None:
+        """The context with this ID (its transfer syntax, roles and result), or None."""
+        return next((c for c in self.contexts if c.context_id == context_id), None)
+
 
 def _reject(result: int, source: int, reason: int) -> AAssociateRJ:
     return AAssociateRJ(result=result, source=source, reason=reason)
