@@ -29,5 +29,6 @@ def check(data: bytes) -> None:
 if __name__ == "__main__":  # pragma: no cover
     import atheris
 
+    atheris.instrument_all()  # coverage feedback from dicomnet's code
     atheris.Setup(sys.argv, check)
     atheris.Fuzz()
