@@ -162,3 +162,22 @@ def test_the_context_of_an_id() -> None:
     assert context.accepted
     assert context.transfer_syntax in make_request().presentation_contexts[1].transfer_syntaxes
     assert negotiated.context(99) is None
+
+
+def test_fast_paths_do_what_the_table_says() -> None:
+    """Connection short-cuts two hot cells; they must stay exactly what the table prescribes."""
+    from dicomnet.ul.actions import ACTIONS, ActionInput, DeliverPData, Outcome
+    from dicomnet.ul.fsm import TRANSITIONS, Action, Event
+
+    receive = TRANSITIONS[(State.ESTABLISHED, Event.RECV_P_DATA)]
+    assert receive == (Action.DT_2, (State.ESTABLISHED,))
+    assert ACTIONS[Action.DT_2](ActionInput()) == Outcome(State.ESTABLISHED, (DeliverPData(),))
+    send = {
+        TRANSITIONS[(s, Event.LOCAL_P_DATA)]
+        for s in State
+        if (s, Event.LOCAL_P_DATA) in TRANSITIONS
+    }
+    assert send == {
+        (Action.DT_1, (State.ESTABLISHED,)),
+        (Action.AR_7, (State.AWAITING_LOCAL_RELEASE_RESPONSE,)),
+    }
