@@ -175,6 +175,7 @@ _BY_SERVICE: Final[dict[type[sc.ServiceClass], tuple[str, ...]]] = {
 }
 _SERVICE_OF: Final = {kw: cls for cls, kws in _BY_SERVICE.items() for kw in kws}
 _STORAGE: Final = re.compile(r"Storage(ForPresentation|ForProcessing|Trial|Retired)?$")
+_QR_TYPES: Final = ("C-FIND", "C-GET", "C-MOVE")
 _MESSAGE_SUFFIX: Final = re.compile(r"(Find|Get|Move|Query)$")
 
 #: The DIMSE message of each query/retrieve-like SOP class: UID -> "C-FIND", "C-GET" or "C-MOVE".
@@ -269,9 +270,6 @@ def register_uid(
         QR_MESSAGE_TYPES[str(sop)] = dimse_msg_type or "C-FIND"
     if keyword not in __all__:
         __all__.append(keyword)
-
-
-_QR_TYPES: Final = ("C-FIND", "C-GET", "C-MOVE")
 
 
 def __getattr__(name: str) -> SOPClass:

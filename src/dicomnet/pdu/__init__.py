@@ -12,7 +12,14 @@ from dicomnet.pdu.codes import (
     UserIdentityType,
 )
 from dicomnet.pdu.decode import decode_pdu, decode_pdu_body, decode_user_item, iter_pdvs
-from dicomnet.pdu.encode import encode_item, encode_pdu, encode_pdu_parts, pdata_header, pdv_header
+from dicomnet.pdu.encode import (
+    encode_item,
+    encode_pdu,
+    encode_pdu_parts,
+    pdata_header,
+    pdv_header,
+    single_pdv_head,
+)
 from dicomnet.pdu.framing import (
     DEFAULT_MAX_ASSOCIATE_LENGTH,
     FrameEvent,
@@ -95,4 +102,5 @@ __all__ = [
     "iter_pdvs",
     "pdata_header",
     "pdv_header",
+    "single_pdv_head",
 ]

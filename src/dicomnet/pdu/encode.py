@@ -35,10 +35,18 @@ from dicomnet.pdu.types import (
     UserItem,
 )
 
-__all__ = ["encode_item", "encode_pdu", "encode_pdu_parts", "pdata_header", "pdv_header"]
+__all__ = [
+    "encode_item",
+    "encode_pdu",
+    "encode_pdu_parts",
+    "pdata_header",
+    "pdv_header",
+    "single_pdv_head",
+]
 
 _PDV_HEADER = struct.Struct(">IBB")
 _PDU_HEADER = struct.Struct(">BBI")
+_SINGLE_PDV_HEAD = struct.Struct(">BBIIBB")  # P-DATA-TF header, then one PDV item header
 
 
 def _u8(value: int, what: str) -> bytes:
@@ -130,7 +138,7 @@ def encode_item(item: UserItem) -> bytes:
 
 
 def _context_rq(ctx: PresentationContextRQ) -> bytes:
-    body = bytes((ctx.context_id, 0, 0, 0)) if 0 <= ctx.context_id <= 255 else _bad_id(ctx)
+    body = _u8(ctx.context_id, "presentation context ID") + bytes(3)
     body += _item(ItemType.ABSTRACT_SYNTAX, encode_uid(ctx.abstract_syntax))
     body += b"".join(
         _item(ItemType.TRANSFER_SYNTAX, encode_uid(ts)) for ts in ctx.transfer_syntaxes
@@ -139,16 +147,11 @@ def _context_rq(ctx: PresentationContextRQ) -> bytes:
 
 
 def _context_ac(ctx: PresentationContextAC) -> bytes:
-    if not 0 <= ctx.context_id <= 255:
-        _bad_id(ctx)
-    body = bytes((ctx.context_id, 0)) + _u8(ctx.result, "result") + b"\x00"
+    body = _u8(ctx.context_id, "presentation context ID") + b"\x00"
+    body += _u8(ctx.result, "result") + b"\x00"
     if ctx.transfer_syntax is not None:
         body += _item(ItemType.TRANSFER_SYNTAX, encode_uid(ctx.transfer_syntax))
     return _item(ItemType.PRESENTATION_CONTEXT_AC, body)
-
-
-def _bad_id(ctx: PresentationContextRQ | PresentationContextAC) -> bytes:
-    raise LocalProtocolError(f"presentation context ID {ctx.context_id} is not 0 to 255")
 
 
 def _associate(pdu: AAssociateRQ | AAssociateAC) -> bytes:
@@ -176,14 +179,26 @@ def pdata_header(length: int) -> bytes:
     return _PDU_HEADER.pack(PduType.P_DATA_TF, 0, length)
 
 
+def _control(is_command: bool, is_last: bool) -> int:
+    """The message control header: bit 0 command, bit 1 last fragment (PS3.8 E.2)."""
+    return (1 if is_command else 0) | (2 if is_last else 0)
+
+
 def pdv_header(pdv: PDV, data_length: int) -> bytes:
     """The 6-byte head of a PDV item: item length, context ID, message control header."""
-    control = (1 if pdv.is_command else 0) | (2 if pdv.is_last else 0)
-    if not 0 <= pdv.context_id <= 255:
-        raise LocalProtocolError(f"presentation context ID {pdv.context_id} is not 0 to 255")
+    _u8(pdv.context_id, "presentation context ID")
     if not 0 <= data_length <= 0xFFFFFFFD:
         raise LocalProtocolError(f"PDV fragment of {data_length} bytes does not fit in one item")
-    return _PDV_HEADER.pack(data_length + 2, pdv.context_id, control)
+    return _PDV_HEADER.pack(data_length + 2, pdv.context_id, _control(pdv.is_command, pdv.is_last))
+
+
+def single_pdv_head(context_id: int, is_command: bool, is_last: bool, data_length: int) -> bytes:
+    """The 12-byte head of a P-DATA-TF carrying one PDV of ``data_length`` bytes: the PDU header
+    and the PDV item header in one (the send hot path; the caller has checked the values)."""
+    control = _control(is_command, is_last)
+    return _SINGLE_PDV_HEAD.pack(
+        PduType.P_DATA_TF, 0, data_length + 6, data_length + 2, context_id, control
+    )
 
 
 def encode_pdu_parts(pdu: Pdu) -> list[Buffer]:

@@ -13,7 +13,6 @@ queued, an ``Aborted`` event indicated, ARTIM started).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -28,8 +27,8 @@ from dicomnet.dimse.command_set import encode_command
 from dicomnet.dimse.fragment import fragment, iter_fragments
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError, RemoteProtocolError
-from dicomnet.pdu.codes import AbortReason, PduType, RejectReason, RejectResult, RejectSource
-from dicomnet.pdu.encode import encode_pdu_parts
+from dicomnet.pdu.codes import AbortReason, RejectReason, RejectResult, RejectSource
+from dicomnet.pdu.encode import encode_pdu_parts, single_pdv_head
 from dicomnet.pdu.framing import (
     DEFAULT_MAX_ASSOCIATE_LENGTH,
     FrameEvent,
@@ -78,7 +77,6 @@ _RECEIVED_EVENTS: Final[dict[type, Event]] = {
     AReleaseRP: Event.RECV_RELEASE_RP,
     AAbort: Event.RECV_ABORT,
 }
-_PDATA_HEAD: Final = struct.Struct(">BBIIBB")  # P-DATA-TF header and one PDV item header
 _NO_TRANSPORT: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_OPEN})
 _ASSEMBLER_ENDS: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_CLOSE})
 
@@ -249,10 +247,7 @@ class Connection:
                 raise LocalProtocolError(f"cannot send P-DATA-TF in {self.state!r}")
             started = True
             size = len(data)
-            control = (1 if is_command else 0) | (2 if is_last else 0)
-            self._out.append(
-                _PDATA_HEAD.pack(PduType.P_DATA_TF, 0, size + 6, size + 2, context_id, control)
-            )
+            self._out.append(single_pdv_head(context_id, is_command, is_last, size))
             if size:
                 self._out.append(data)
             if is_last and (dataset is None or not is_command):

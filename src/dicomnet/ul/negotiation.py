@@ -330,9 +330,10 @@ def _agreed_roles(rq: AAssociateRQ, ac: AAssociateAC) -> dict[str, tuple[bool, b
     agreed: dict[str, tuple[bool, bool]] = {}
     for answer in ac.user_items(RoleSelection):
         asked = proposed.get(answer.sop_class_uid)
-        if asked is None or (answer.scu_role and not asked.scu_role):
-            raise RemoteProtocolError(f"role selection for {answer.sop_class_uid} not as proposed")
-        if answer.scp_role and not asked.scp_role:
+        granted_unasked = asked is None or (
+            (answer.scu_role and not asked.scu_role) or (answer.scp_role and not asked.scp_role)
+        )
+        if granted_unasked:
             raise RemoteProtocolError(f"role selection for {answer.sop_class_uid} not as proposed")
         agreed.setdefault(answer.sop_class_uid, (answer.scu_role, answer.scp_role))
     return agreed
