@@ -1,0 +1,168 @@
+"""The acceptor's side of negotiation: EVT_REQUESTED, the built-in checks, the AC or RJ."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dicomnet import events as evt
+from dicomnet.pdu.codes import RejectReason, RejectResult, RejectSource
+from dicomnet.pdu.types import (
+    AAssociateAC,
+    AAssociateRJ,
+    AAssociateRQ,
+    AsyncOperationsWindow,
+    SOPClassCommonExtended,
+    UserIdentityRQ,
+)
+from dicomnet.pdu_primitives import from_item
+from dicomnet.services.contexts import negotiated_contexts
+from dicomnet.ul.negotiation import AcceptorPolicy, negotiate_as_acceptor
+
+if TYPE_CHECKING:
+    from dicomnet.association import Association
+
+__all__ = ["answer_request"]
+
+LOGGER = logging.getLogger("dicomnet.acse")
+
+
+def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
+    """Answer the A-ASSOCIATE-RQ (on the association's reader thread)."""
+    assoc.requestor.load(rq, ae_title=rq.calling_ae_title)
+    LOGGER.info("Association Received from %s (%s)", rq.calling_ae_title, assoc.requestor.address)
+    assoc._notify(evt.EVT_REQUESTED)  # noqa: SLF001
+    if assoc.is_rejected or assoc.is_aborted or assoc.is_established:
+        return  # an EVT_REQUESTED handler answered already
+    if _too_many(assoc):
+        LOGGER.warning(
+            "Association rejected: more than %d associations", assoc.ae.maximum_associations
+        )
+        assoc._reject(  # noqa: SLF001
+            AAssociateRJ(
+                result=RejectResult.TRANSIENT,
+                source=RejectSource.SERVICE_PROVIDER_PRESENTATION,
+                reason=RejectReason.LOCAL_LIMIT_EXCEEDED,
+            )
+        )
+        return
+    answer = negotiate_as_acceptor(rq, _policy(assoc))
+    if isinstance(answer, AAssociateRJ):
+        LOGGER.warning(
+            "Association Rejected: result %d, source %d, reason %d",
+            answer.result,
+            answer.source,
+            answer.reason,
+        )
+        assoc._reject(answer)  # noqa: SLF001
+        return
+    _accept(assoc, rq, answer)
+
+
+def _too_many(assoc: Association) -> bool:
+    server = assoc._server  # noqa: SLF001
+    if server is None:
+        return False
+    others = [a for a in server.active_associations if a is not assoc]
+    return len(others) >= assoc.ae.maximum_associations
+
+
+def _policy(assoc: Association) -> AcceptorPolicy:
+    ae = assoc.ae
+    registry = assoc.registry
+    allowed = frozenset(ae.require_calling_aet) or None
+    return AcceptorPolicy(
+        ae_title=assoc.acceptor.ae_title,
+        contexts=assoc._supported,  # noqa: SLF001
+        require_called_ae_title=ae.require_called_aet,
+        allowed_calling_ae_titles=allowed,
+        maximum_length=ae.maximum_pdu_size,
+        implementation_class_uid=ae.implementation_class_uid,
+        implementation_version_name=ae.implementation_version_name,
+        user_identity=(
+            (lambda item: _verify_identity(assoc, item))
+            if registry.is_bound(evt.EVT_USER_ID)
+            else None
+        ),
+        sop_class_extended=(
+            (lambda info: _extended(assoc, info))
+            if registry.is_bound(evt.EVT_SOP_EXTENDED)
+            else None
+        ),
+    )
+
+
+def _verify_identity(assoc: Association, item: UserIdentityRQ) -> tuple[bool, bytes | None]:
+    attrs = {
+        "user_id_type": item.identity_type,
+        "primary_field": item.primary_field,
+        "secondary_field": item.secondary_field or None,
+    }
+    try:
+        verified, response = assoc.registry.intervene(assoc, evt.EVT_USER_ID, attrs)
+    except Exception:
+        LOGGER.exception("Exception in the handler bound to 'evt.EVT_USER_ID': rejecting")
+        return False, None
+    return bool(verified), response
+
+
+def _extended(assoc: Association, info: dict[str, bytes]) -> Mapping[str, bytes]:
+    try:
+        answer = assoc.registry.intervene(assoc, evt.EVT_SOP_EXTENDED, {"app_info": info})
+    except Exception:
+        LOGGER.exception("Exception in the handler bound to 'evt.EVT_SOP_EXTENDED'")
+        return {}
+    return dict(answer or {})
+
+
+def _common_extended(assoc: Association, rq: AAssociateRQ) -> dict[str, Any]:
+    items = {
+        i.sop_class_uid: from_item(i) for i in rq.user_items(SOPClassCommonExtended)
+    }
+    if not items or not assoc.registry.is_bound(evt.EVT_SOP_COMMON):
+        return {}
+    try:
+        answer = assoc.registry.intervene(assoc, evt.EVT_SOP_COMMON, {"items": items})
+    except Exception:
+        LOGGER.exception("Exception in the handler bound to 'evt.EVT_SOP_COMMON'")
+        return {}
+    return {uid: item for uid, item in dict(answer or {}).items() if uid in items}
+
+
+def _async_ops(assoc: Association, rq: AAssociateRQ) -> None:
+    """EVT_ASYNC_OPS is called as pynetdicom does; the window answered stays (1, 1)."""
+    invoked, performed = assoc.requestor.asynchronous_operations
+    if rq.user_item(AsyncOperationsWindow) is None or not assoc.registry.is_bound(
+        evt.EVT_ASYNC_OPS
+    ):
+        return
+    try:
+        assoc.registry.intervene(
+            assoc, evt.EVT_ASYNC_OPS, {"nr_invoked": invoked, "nr_performed": performed}
+        )
+    except Exception:
+        LOGGER.exception("Exception in the handler bound to 'evt.EVT_ASYNC_OPS'")
+
+
+def _accept(assoc: Association, rq: AAssociateRQ, ac: AAssociateAC) -> None:
+    assoc.acceptor.accepted_common_extended = _common_extended(assoc, rq)
+    _async_ops(assoc, rq)
+    assoc._channel.send(ac)  # noqa: SLF001
+    assoc.acceptor.load(ac, ae_title=assoc.acceptor.ae_title)
+    negotiated = assoc._channel.conn.negotiated  # noqa: SLF001
+    assert negotiated is not None
+    accepted, rejected = negotiated_contexts(negotiated, rq, is_requestor=False)
+    assoc._established(accepted, rejected)  # noqa: SLF001
+    LOGGER.info(
+        "Association Acknowledged (Max Send PDV: %d)", assoc._channel.conn.send_maximum_length - 6  # noqa: SLF001
+    )
+    for context in rejected:
+        LOGGER.info(
+            "Presentation context %s (%s) rejected: %s",
+            context.context_id,
+            context.abstract_syntax,
+            context.status,
+        )
+    assoc._notify(evt.EVT_ACCEPTED)  # noqa: SLF001
+    assoc._notify(evt.EVT_ESTABLISHED)  # noqa: SLF001

@@ -1,0 +1,429 @@
+"""``ApplicationEntity`` (``AE``): pynetdicom's entry point, with the same attributes and methods.
+
+Settings live on the AE (not in process-wide globals); each association takes what it needs when
+it is created, and the timeout setters also reach the live associations, as in pynetdicom.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pydicom.uid import UID
+
+from dicomnet.association import Association
+from dicomnet.events import registry_from
+from dicomnet.pdu_primitives import NegotiationItem
+from dicomnet.presentation import (
+    DEFAULT_TRANSFER_SYNTAXES,
+    PresentationContext,
+    build_context,
+)
+from dicomnet.requestor import request_association
+from dicomnet.server import AssociationServer
+from dicomnet.services.contexts import MAX_CONTEXTS
+from dicomnet.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+
+__all__ = ["AE", "ApplicationEntity"]
+
+LOGGER = logging.getLogger("dicomnet.ae")
+
+Syntax = str | UID
+Syntaxes = Syntax | Sequence[Syntax] | None
+
+
+def _ae_title(value: object) -> str:
+    """An AE title: 1 to 16 characters, no backslash or control characters, not all spaces."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii")
+    if not isinstance(value, str):
+        raise TypeError("AE titles must be str")
+    title = value.strip()
+    if not title or len(value) > 16 or "\\" in value or any(ord(c) < 32 for c in value):
+        raise ValueError(
+            f"Invalid AE title {value!r}: 1 to 16 characters, no backslash or control characters"
+        )
+    return title
+
+
+def _syntaxes(transfer_syntax: Syntaxes) -> list[str]:
+    if transfer_syntax is None:
+        return list(DEFAULT_TRANSFER_SYNTAXES)
+    if isinstance(transfer_syntax, str):
+        return [transfer_syntax]
+    return [str(ts) for ts in transfer_syntax]
+
+
+class ApplicationEntity:
+    """A DICOM application entity: requests associations and serves them."""
+
+    def __init__(self, ae_title: str = "DICOMNET") -> None:
+        self._lock = threading.Lock()
+        self.ae_title = ae_title
+        self._acse_timeout: float | None = 30
+        self._dimse_timeout: float | None = 30
+        self._network_timeout: float | None = 60
+        self._connection_timeout: float | None = None
+        self._maximum_associations = 10
+        self._maximum_pdu_size = 16382
+        self._implementation_class_uid = UID(IMPLEMENTATION_CLASS_UID)
+        self._implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
+        self._require_called_aet = False
+        self._require_calling_aet: list[str] = []
+        self._requested_contexts: list[PresentationContext] = []
+        self._supported_contexts: dict[str, PresentationContext] = {}
+        self._servers: list[AssociationServer] = []
+        self._requestors: set[Association] = set()
+
+    # -- identity --------------------------------------------------------------------------------
+
+    @property
+    def ae_title(self) -> str:
+        """Our AE title (the Calling AE title of our requests)."""
+        return self._ae_title
+
+    @ae_title.setter
+    def ae_title(self, value: str) -> None:
+        self._ae_title = _ae_title(value)
+
+    @property
+    def implementation_class_uid(self) -> UID:
+        """The Implementation Class UID we send."""
+        return self._implementation_class_uid
+
+    @implementation_class_uid.setter
+    def implementation_class_uid(self, value: str) -> None:
+        uid = UID(value)
+        if not uid or len(uid) > 64 or not uid.is_valid:
+            raise ValueError(f"Invalid implementation class UID {value!r}")
+        self._implementation_class_uid = uid
+
+    @property
+    def implementation_version_name(self) -> str | None:
+        """The Implementation Version Name we send (None: none)."""
+        return self._implementation_version_name
+
+    @implementation_version_name.setter
+    def implementation_version_name(self, value: str | None) -> None:
+        if value is not None and not 1 <= len(value) <= 16:
+            raise ValueError("The implementation version name must be 1 to 16 characters")
+        self._implementation_version_name = value
+
+    # -- limits and timeouts ---------------------------------------------------------------------
+
+    def _propagate(self, name: str, value: float | None) -> None:
+        for assoc in self.active_associations:
+            setattr(assoc, name, value)
+
+    @staticmethod
+    def _timeout(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError("A timeout must be a number of seconds >= 0, or None")
+        return value
+
+    @property
+    def acse_timeout(self) -> float | None:
+        """Seconds to wait for association negotiation and release (None: no limit)."""
+        return self._acse_timeout
+
+    @acse_timeout.setter
+    def acse_timeout(self, value: float | None) -> None:
+        self._acse_timeout = self._timeout(value)
+        self._propagate("acse_timeout", value)
+
+    @property
+    def dimse_timeout(self) -> float | None:
+        """Seconds to wait for each DIMSE response (None: no limit)."""
+        return self._dimse_timeout
+
+    @dimse_timeout.setter
+    def dimse_timeout(self, value: float | None) -> None:
+        self._dimse_timeout = self._timeout(value)
+        self._propagate("dimse_timeout", value)
+
+    @property
+    def network_timeout(self) -> float | None:
+        """Seconds without anything received before an association is ended (None: never)."""
+        return self._network_timeout
+
+    @network_timeout.setter
+    def network_timeout(self, value: float | None) -> None:
+        self._network_timeout = self._timeout(value)
+        self._propagate("network_timeout", value)
+
+    @property
+    def connection_timeout(self) -> float | None:
+        """Seconds to wait for a TCP connection (None: the system's limit)."""
+        return self._connection_timeout
+
+    @connection_timeout.setter
+    def connection_timeout(self, value: float | None) -> None:
+        self._connection_timeout = self._timeout(value)
+        self._propagate("connection_timeout", value)
+
+    @property
+    def maximum_associations(self) -> int:
+        """How many associations a server serves at once; more are rejected (2, 3, 2)."""
+        return self._maximum_associations
+
+    @maximum_associations.setter
+    def maximum_associations(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("maximum_associations must be an int >= 1")
+        self._maximum_associations = value
+
+    @property
+    def maximum_pdu_size(self) -> int:
+        """The Maximum Length we advertise as acceptor (0: no maximum, see the README)."""
+        return self._maximum_pdu_size
+
+    @maximum_pdu_size.setter
+    def maximum_pdu_size(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("maximum_pdu_size must be an int >= 0")
+        self._maximum_pdu_size = value
+
+    @property
+    def require_called_aet(self) -> bool:
+        """Reject (1, 1, 7) requests whose Called AE title is not ours."""
+        return self._require_called_aet
+
+    @require_called_aet.setter
+    def require_called_aet(self, value: bool) -> None:
+        self._require_called_aet = bool(value)
+
+    @property
+    def require_calling_aet(self) -> list[str]:
+        """If not empty, reject (1, 1, 3) requests from Calling AE titles not in it."""
+        return list(self._require_calling_aet)
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, value: Sequence[str]) -> None:
+        self._require_calling_aet = [_ae_title(v) for v in value]
+
+    # -- contexts --------------------------------------------------------------------------------
+
+    @property
+    def requested_contexts(self) -> list[PresentationContext]:
+        """The contexts ``associate()`` proposes by default (at most 128)."""
+        return list(self._requested_contexts)
+
+    @requested_contexts.setter
+    def requested_contexts(self, contexts: Sequence[PresentationContext]) -> None:
+        if len(contexts) > MAX_CONTEXTS:
+            raise ValueError(f"At most {MAX_CONTEXTS} requested presentation contexts")
+        self._requested_contexts = []
+        for context in contexts:
+            assert context.abstract_syntax is not None
+            self.add_requested_context(context.abstract_syntax, context.transfer_syntax)
+
+    def add_requested_context(self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None) -> None:
+        """Propose ``abstract_syntax`` with ``transfer_syntax`` (the four defaults when None)."""
+        if len(self._requested_contexts) >= MAX_CONTEXTS:
+            raise ValueError(
+                f"Failed to add the requested presentation context: at most {MAX_CONTEXTS}"
+            )
+        self._requested_contexts.append(build_context(abstract_syntax, _syntaxes(transfer_syntax)))
+
+    def remove_requested_context(self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None) -> None:
+        """Remove ``abstract_syntax`` (or only some of its transfer syntaxes)."""
+        syntax = str(abstract_syntax)
+        if not any(c.abstract_syntax == syntax for c in self._requested_contexts):
+            raise ValueError(f"No requested context for {syntax}")
+        kept = []
+        for context in self._requested_contexts:
+            if context.abstract_syntax == syntax:
+                if transfer_syntax is None:
+                    continue
+                drop = set(_syntaxes(transfer_syntax))
+                context.transfer_syntax = [ts for ts in context.transfer_syntax if ts not in drop]
+                if not context.transfer_syntax:
+                    continue
+            kept.append(context)
+        self._requested_contexts = kept
+
+    @property
+    def supported_contexts(self) -> list[PresentationContext]:
+        """The contexts a server accepts, sorted by abstract syntax."""
+        return sorted(self._supported_contexts.values(), key=lambda c: str(c.abstract_syntax))
+
+    @supported_contexts.setter
+    def supported_contexts(self, contexts: Sequence[PresentationContext]) -> None:
+        self._supported_contexts = {}
+        for context in contexts:
+            assert context.abstract_syntax is not None
+            self.add_supported_context(
+                context.abstract_syntax, context.transfer_syntax, context.scu_role, context.scp_role
+            )
+
+    def add_supported_context(
+        self,
+        abstract_syntax: Syntax,
+        transfer_syntax: Syntaxes = None,
+        scu_role: bool | None = None,
+        scp_role: bool | None = None,
+    ) -> None:
+        """Accept ``abstract_syntax``; adding it again merges the transfer syntaxes."""
+        syntax = str(abstract_syntax)
+        context = self._supported_contexts.get(syntax)
+        if context is None:
+            context = build_context(syntax, _syntaxes(transfer_syntax))
+            self._supported_contexts[syntax] = context
+        else:
+            for ts in _syntaxes(transfer_syntax):
+                context.add_transfer_syntax(ts)
+        context.scu_role, context.scp_role = scu_role, scp_role
+
+    def remove_supported_context(self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None) -> None:
+        """Stop accepting ``abstract_syntax`` (or some of its transfer syntaxes)."""
+        syntax = str(abstract_syntax)
+        context = self._supported_contexts.get(syntax)
+        if context is None:
+            raise ValueError(f"No supported context for {syntax}")
+        if transfer_syntax is None:
+            del self._supported_contexts[syntax]
+            return
+        drop = set(_syntaxes(transfer_syntax))
+        context.transfer_syntax = [ts for ts in context.transfer_syntax if ts not in drop]
+        if not context.transfer_syntax:
+            del self._supported_contexts[syntax]
+
+    # -- associations ----------------------------------------------------------------------------
+
+    @property
+    def active_associations(self) -> list[Association]:
+        """Every live association of this AE, requested or accepted."""
+        with self._lock:
+            live = [a for a in self._requestors if not a._channel.finished]  # noqa: SLF001
+            servers = list(self._servers)
+        for server in servers:
+            live.extend(server.active_associations)
+        return live
+
+    def associate(
+        self,
+        addr: str | tuple[str, int, int],
+        port: int,
+        contexts: list[PresentationContext] | None = None,
+        ae_title: str = "ANY-SCP",
+        max_pdu: int = 16382,
+        ext_neg: list[NegotiationItem] | None = None,
+        bind_address: tuple[str, int] | tuple[str, int, int, int] | None = None,
+        tls_args: tuple[ssl.SSLContext, str] | None = None,
+        evt_handlers: list[Any] | None = None,
+    ) -> Association:
+        """Request an association; the returned one is established, rejected or aborted.
+
+        The network and the peer never make this raise; bad arguments do (ValueError,
+        TypeError, RuntimeError when no context is given or set).
+        """
+        if tls_args is not None:
+            raise NotImplementedError("TLS comes with the issue 'Foundation 3 of 3'")
+        if isinstance(addr, tuple):
+            address: tuple[Any, ...] = (addr[0], port, *addr[1:])
+        elif isinstance(addr, str):
+            address = (addr, port)
+        else:
+            raise TypeError("'addr' must be str or an IPv6 address tuple")
+        contexts = list(contexts) if contexts else self.requested_contexts
+        if not contexts:
+            raise RuntimeError(
+                "At least one requested presentation context is required before associating "
+                "with a peer"
+            )
+        called = _ae_title(ae_title)
+        assoc = Association(self, "requestor")
+        assoc._registry = registry_from(evt_handlers or [])  # noqa: SLF001
+        request_association(
+            assoc,
+            address,
+            called_ae_title=called,
+            contexts=contexts,
+            max_pdu=max_pdu,
+            ext_neg=ext_neg or [],
+            bind_address=bind_address,
+        )
+        if assoc.is_established:
+            with self._lock:
+                self._requestors.add(assoc)
+            assoc.start()
+        return assoc
+
+    def _forget_association(self, assoc: Association) -> None:
+        with self._lock:
+            self._requestors.discard(assoc)
+
+    def make_server(
+        self,
+        address: tuple[str, int] | tuple[str, int, int, int],
+        ae_title: str | None = None,
+        contexts: list[PresentationContext] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: list[Any] | None = None,
+        server_class: type[AssociationServer] | None = None,
+        **kwargs: Any,
+    ) -> AssociationServer:
+        """A server listening on ``address`` (not yet serving)."""
+        contexts = list(contexts) if contexts else self.supported_contexts
+        if not contexts:
+            raise ValueError("No supported Presentation Contexts have been defined")
+        cls = server_class or AssociationServer
+        server = cls(
+            self,
+            address,
+            _ae_title(ae_title or self.ae_title),
+            contexts,
+            ssl_context,
+            evt_handlers=evt_handlers,
+            **kwargs,
+        )
+        with self._lock:
+            self._servers.append(server)
+        return server
+
+    def start_server(
+        self,
+        address: tuple[str, int] | tuple[str, int, int, int],
+        block: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: list[Any] | None = None,
+        ae_title: str | None = None,
+        contexts: list[PresentationContext] | None = None,
+    ) -> AssociationServer | None:
+        """Serve on ``address``: here until KeyboardInterrupt (``block``) or on a thread."""
+        server = self.make_server(address, ae_title, contexts, ssl_context, evt_handlers)
+        if not block:
+            server.start()
+            return server
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.shutdown()
+        return None
+
+    def _forget_server(self, server: AssociationServer) -> None:
+        with self._lock:
+            if server in self._servers:
+                self._servers.remove(server)
+
+    def shutdown(self) -> None:
+        """Stop every server and abort every association."""
+        with self._lock:
+            servers = list(self._servers)
+        for server in servers:
+            server.shutdown()
+        for assoc in self.active_associations:
+            assoc.abort()
+        for server in servers:
+            for assoc in server.active_associations:
+                assoc.abort()
+
+
+AE = ApplicationEntity

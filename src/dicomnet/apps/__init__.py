@@ -1,0 +1,1 @@
+"""DCMTK-style command-line applications: ``dicomnet <app> ...`` and ``python -m dicomnet <app>``."""

@@ -1,0 +1,451 @@
+"""``Association``: one association, as pynetdicom users know it.
+
+An ``Association`` is a ``threading.Thread``: its thread is the association's reader, which reads
+the socket, runs the handlers of the requests that arrive and hands each response to the thread
+waiting for it (see the README's threading contract). A requestor negotiates on the thread that
+called ``AE.associate()`` and starts its reader only once established.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from pydicom.dataset import Dataset
+
+from dicomnet import _config
+from dicomnet import events as evt
+from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage
+from dicomnet.errors import LocalProtocolError
+from dicomnet.events import HandlerRegistry
+from dicomnet.acceptor import answer_request
+from dicomnet.io.channel import Channel, ChannelTimeouts
+from dicomnet.pdu.codes import AbortSource
+from dicomnet.pdu.types import AAbort, AAssociateRJ, AReleaseRP, AReleaseRQ
+from dicomnet.presentation import PresentationContext, PresentationContextTuple
+from dicomnet.requestor import on_accepted
+from dicomnet.services.dispatch import dispatch
+from dicomnet.services.statuses import response_status
+from dicomnet.service_user import ServiceUser
+from dicomnet.sop_class import Verification
+from dicomnet.ul.connection import Connection, UlConfig
+from dicomnet.ul.negotiation import SupportedContext
+from dicomnet.ul.events import (
+    Aborted,
+    AssociateAccepted,
+    AssociateRejected,
+    AssociateRequested,
+    CommandRejected,
+    MessageReceived,
+    Released,
+    ReleaseRequested,
+    UlEvent,
+)
+
+if TYPE_CHECKING:
+    from dicomnet.ae import ApplicationEntity
+
+__all__ = ["ACSE", "Association"]
+
+LOGGER = logging.getLogger("dicomnet.assoc")
+
+_DEFAULT_ARTIM: Final = 30.0
+_MODES: Final = ("requestor", "acceptor")
+
+
+class ACSE:
+    """The association control service element: what an EVT_REQUESTED handler may do."""
+
+    def __init__(self, assoc: Association) -> None:
+        self.assoc = assoc
+
+    def send_reject(self, result: int, source: int, diagnostic: int) -> None:
+        """Reject the association being requested (A-ASSOCIATE-RJ)."""
+        if result not in (1, 2) or source not in (1, 2, 3):
+            raise ValueError("Invalid 'result' or 'source' parameter value")
+        self.assoc._reject(AAssociateRJ(result=result, source=source, reason=diagnostic))
+
+    def send_abort(self, source: int) -> None:
+        """Abort the association (A-ABORT) with ``source``."""
+        self.assoc._send_abort(source)
+
+    @property
+    def acse_timeout(self) -> float | None:
+        """The association's ACSE timeout."""
+        return self.assoc.acse_timeout
+
+
+class Association(threading.Thread):
+    """One association, requested by us (``mode="requestor"``) or by a peer (``"acceptor"``)."""
+
+    def __init__(self, ae: ApplicationEntity, mode: str) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"Invalid association 'mode' value: {mode!r}")
+        super().__init__(daemon=True, name=f"dicomnet-{mode}")
+        self.ae = ae
+        self.mode = mode
+        self.lock: threading.Lock = ae._lock  # noqa: SLF001 - pynetdicom's AE-wide lock
+        self.is_established = False
+        self.is_rejected = False
+        self.is_aborted = False
+        self.is_released = False
+        self.requestor = ServiceUser(self, "requestor")
+        self.acceptor = ServiceUser(self, "acceptor")
+        self.acse = ACSE(self)
+        self.accepted_contexts: list[PresentationContext] = []
+        self.rejected_contexts: list[PresentationContext] = []
+        self.network_timeout_response = "A-ABORT"
+        self.config = _config.snapshot()
+        self._registry = HandlerRegistry()
+        self._server: Any = None
+        self._acse_timeout = ae.acse_timeout
+        self._dimse_timeout = ae.dimse_timeout
+        self._network_timeout = ae.network_timeout
+        self._connection_timeout = ae.connection_timeout
+        self._aborted_notified = False
+        self._owe_release_rp = False
+        self._by_id: dict[int, PresentationContext] = {}
+        #: The acceptor's contexts as negotiation input (set by the server).
+        self._supported: tuple[SupportedContext, ...] = ()
+        self._channel = Channel(
+            Connection(UlConfig()),
+            self,
+            ChannelTimeouts(
+                artim=self._acse_timeout or _DEFAULT_ARTIM,
+                network=self._network_timeout,
+                connect=self._connection_timeout,
+            ),
+        )
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def is_requestor(self) -> bool:
+        """True if we requested the association."""
+        return self.mode == "requestor"
+
+    @property
+    def is_acceptor(self) -> bool:
+        """True if a peer requested the association from us."""
+        return self.mode == "acceptor"
+
+    @property
+    def local(self) -> dict[str, Any]:
+        """Our side's details (ae_title, address, port, mode, pdv_size)."""
+        return (self.requestor if self.is_requestor else self.acceptor).info
+
+    @property
+    def remote(self) -> dict[str, Any]:
+        """The peer's details (ae_title, address, port, mode, pdv_size)."""
+        return (self.acceptor if self.is_requestor else self.requestor).info
+
+    @property
+    def registry(self) -> HandlerRegistry:
+        """The handlers bound to this association."""
+        return self._registry
+
+    # -- timeouts (set on the AE, they reach live associations) ---------------------------------
+
+    @property
+    def acse_timeout(self) -> float | None:
+        """Seconds to wait for association negotiation and release (None: no limit)."""
+        return self._acse_timeout
+
+    @acse_timeout.setter
+    def acse_timeout(self, value: float | None) -> None:
+        self._acse_timeout = value
+        self._channel.timeouts.artim = value or _DEFAULT_ARTIM
+
+    @property
+    def dimse_timeout(self) -> float | None:
+        """Seconds to wait for each DIMSE response (None: no limit)."""
+        return self._dimse_timeout
+
+    @dimse_timeout.setter
+    def dimse_timeout(self, value: float | None) -> None:
+        self._dimse_timeout = value
+
+    @property
+    def network_timeout(self) -> float | None:
+        """Seconds without anything received before the association is ended (None: never)."""
+        return self._network_timeout
+
+    @network_timeout.setter
+    def network_timeout(self, value: float | None) -> None:
+        self._network_timeout = value
+        self._channel.timeouts.network = value
+
+    @property
+    def connection_timeout(self) -> float | None:
+        """Seconds to wait for the TCP connection (None: the system's limit)."""
+        return self._connection_timeout
+
+    @connection_timeout.setter
+    def connection_timeout(self, value: float | None) -> None:
+        self._connection_timeout = value
+        self._channel.timeouts.connect = value
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    def bind(
+        self, event: evt.EventType, handler: evt.EventHandlerType, args: list[Any] | None = None
+    ) -> None:
+        """Bind ``handler`` to ``event`` (``handler(event, *args)``)."""
+        self._registry.bind(event, handler, args)
+
+    def unbind(self, event: evt.EventType, handler: evt.EventHandlerType) -> None:
+        """Unbind ``handler`` from ``event``."""
+        self._registry.unbind(event, handler)
+
+    def get_events(self) -> list[evt.EventType]:
+        """The events with handlers bound."""
+        return self._registry.get_events()
+
+    def get_handlers(self, event: evt.EventType) -> Any:
+        """The (handler, args) bound to ``event``: a list for notification events."""
+        return self._registry.get_handlers(event)
+
+    def _notify(self, event: evt.NotificationEvent, attrs: dict[str, Any] | None = None) -> None:
+        if self._registry.is_bound(event):
+            self._registry.notify(self, event, attrs or {})
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def release(self) -> None:
+        """Release the association (A-RELEASE); blocks until released, at most the ACSE timeout.
+
+        Inside a handler it only sends the request: the reader completes the release.
+        """
+        if not self.is_established:
+            return
+        try:
+            self._channel.send(AReleaseRQ())
+        except LocalProtocolError:
+            return  # a release or abort is already under way
+        if self._in_reader_thread():
+            return
+        deadline = self._deadline(self._acse_timeout)
+        if not self._wait_ended(deadline):
+            LOGGER.error("No A-RELEASE-RP within the ACSE timeout: aborting")
+            self.abort()
+
+    def abort(self, block: bool = True) -> None:
+        """Abort the association (A-ABORT); never blocks inside a handler."""
+        self._send_abort(AbortSource.SERVICE_USER)
+        if block and not self._in_reader_thread():
+            self._wait_ended(self._deadline(self._channel.timeouts.artim))
+
+    def kill(self) -> None:
+        """Abort and wait for the reader thread to finish."""
+        self.abort()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(self._channel.timeouts.artim)
+
+    def _send_abort(self, source: int) -> None:
+        if self._channel.finished:
+            return
+        try:
+            self._channel.send(AAbort(source=source, reason=0))
+        except LocalProtocolError:
+            return
+        self._aborted(local=True)
+
+    def _in_reader_thread(self) -> bool:
+        return self._channel.reads_here()
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _wait_ended(self, deadline: float | None) -> bool:
+        """Until the transport is closed (reading it ourselves if nobody else does)."""
+        if self._channel.reads_here():
+            return self._channel.run_until(lambda: self._channel.finished, deadline)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._channel.wait_closed(timeout)
+
+    def run(self) -> None:
+        """The reader thread: read, dispatch and run handlers until the association ends."""
+        self._channel.run()
+
+    # -- the driver's reports --------------------------------------------------------------------
+
+    def channel_event(self, event: UlEvent) -> None:
+        """An indication or confirmation from the upper layer (on the reading thread)."""
+        if isinstance(event, MessageReceived | CommandRejected):
+            if isinstance(event, MessageReceived) and self._registry.is_bound(evt.EVT_DIMSE_RECV):
+                self._notify(evt.EVT_DIMSE_RECV, {"message": event.message})
+            dispatch(self, event)
+        elif isinstance(event, AssociateRequested):
+            self._on_requested(event)
+        elif isinstance(event, AssociateAccepted):
+            self._on_accepted()
+        elif isinstance(event, AssociateRejected):
+            self._on_rejected(event.reject)
+        elif isinstance(event, ReleaseRequested):
+            self._on_release_requested()
+        elif isinstance(event, Released):
+            self._on_released()
+        elif isinstance(event, Aborted):
+            self._on_aborted(event)
+
+    def network_idle(self) -> None:
+        """Nothing received for ``network_timeout`` seconds: abort, or release if so configured."""
+        LOGGER.warning("Network timeout reached")
+        if self.network_timeout_response == "A-RELEASE" and self.is_established:
+            self.release()
+        else:
+            self.abort(block=False)
+
+    def channel_closed(self) -> None:
+        """The transport is closed: the association is over."""
+        if self.is_established:  # the peer went away without releasing
+            self._aborted(local=False)
+        self.is_established = False
+        self._notify(evt.EVT_CONN_CLOSE, {"address": self.remote.get("address")})
+        if self._server is not None:
+            self._server._forget(self)  # noqa: SLF001
+        else:
+            self.ae._forget_association(self)  # noqa: SLF001
+
+    def _on_requested(self, event: AssociateRequested) -> None:
+        answer_request(self, event.request)
+
+    def _on_accepted(self) -> None:
+        on_accepted(self)
+
+    def _established(
+        self, accepted: list[PresentationContext], rejected: list[PresentationContext]
+    ) -> None:
+        self.accepted_contexts, self.rejected_contexts = accepted, rejected
+        self._by_id = {c.context_id: c for c in accepted if c.context_id is not None}
+        self.is_established = bool(accepted) or self.is_acceptor
+
+    def _on_rejected(self, reject: AAssociateRJ) -> None:
+        self.is_rejected = True
+        self.rejection = reject
+        LOGGER.error(
+            "Association Rejected: result %d, source %d, reason %d",
+            reject.result,
+            reject.source,
+            reject.reason,
+        )
+        self._notify(evt.EVT_REJECTED)
+
+    def _reject(self, reject: AAssociateRJ) -> None:
+        """Send an A-ASSOCIATE-RJ (an acceptor, before accepting)."""
+        try:
+            self._channel.send(reject)
+        except LocalProtocolError as exc:
+            raise RuntimeError("the association can no longer be rejected") from exc
+        self.is_rejected = True
+        self.rejection = reject
+        self._notify(evt.EVT_REJECTED)
+
+    def _on_release_requested(self) -> None:
+        try:
+            self._channel.send(AReleaseRP())
+        except LocalProtocolError:
+            self._owe_release_rp = True  # a release collision: we answer after our own
+        if not self.is_released:
+            self._released()
+
+    def _on_released(self) -> None:
+        if self._owe_release_rp:
+            self._owe_release_rp = False
+            self._channel.send(AReleaseRP())
+        self._released()
+
+    def _released(self) -> None:
+        was = self.is_released
+        self.is_released = True
+        self.is_established = False
+        if not was:
+            LOGGER.info("Association Released")
+            self._notify(evt.EVT_RELEASED)
+
+    def _on_aborted(self, event: Aborted) -> None:
+        if event.initiator == "peer":
+            LOGGER.error("Association Aborted (source %d, reason %d)", event.source, event.reason)
+        elif event.initiator == "local":
+            LOGGER.error("Protocol error: the association was aborted (reason %d)", event.reason)
+        else:
+            LOGGER.error("The peer closed the connection")
+        self._aborted(local=False)
+
+    def _aborted(self, *, local: bool) -> None:
+        self.is_aborted = not self.is_released or self.is_aborted
+        self.is_established = False
+        if not self._aborted_notified and self.is_aborted:
+            self._aborted_notified = True
+            if local:
+                LOGGER.info("Aborting Association")
+            self._notify(evt.EVT_ABORTED)
+
+    # -- services --------------------------------------------------------------------------------
+
+    def event_owner(self) -> Association:
+        """Handlers see this association as ``event.assoc``."""
+        return self
+
+    def context_tuple(self, context_id: int) -> PresentationContextTuple:
+        """The accepted context ``context_id`` as (ID, abstract syntax, transfer syntax)."""
+        return self._by_id[context_id].as_tuple
+
+    def send_response(self, context_id: int, message: DimseMessage) -> None:
+        """Send a response; a response the association can no longer carry is dropped."""
+        try:
+            self._channel.send_message(context_id, message)
+        except LocalProtocolError as exc:
+            LOGGER.warning("Response not sent: %s", exc)
+            return
+        self._notify(evt.EVT_DIMSE_SENT, {"message": message})
+
+    def abort_association(self) -> None:
+        """A-ABORT from a service that cannot go on."""
+        self.abort(block=False)
+
+    def _scu_context(self, abstract_syntax: str, service: str) -> PresentationContext:
+        for context in self.accepted_contexts:
+            if context.abstract_syntax == abstract_syntax and context.as_scu:
+                return context
+        raise ValueError(
+            f"No presentation context for '{service}' has been accepted by the peer "
+            "for the SCU role"
+        )
+
+    def send_c_echo(self, msg_id: int = 1) -> Dataset:
+        """Send a C-ECHO request; the response's status Dataset (empty on timeout or abort)."""
+        if not self.is_established:
+            raise RuntimeError(
+                "The association with a peer SCP must be established before sending a "
+                "C-ECHO request"
+            )
+        context = self._scu_context(Verification, "Verification SOP Class")
+        assert context.context_id is not None
+        request = CEchoRQ(message_id=msg_id, affected_sop_class_uid=Verification)
+        response = self._request(context.context_id, request)
+        if not isinstance(response, CEchoRSP):
+            return Dataset()
+        return response_status(response)
+
+    def _request(self, context_id: int, request: CEchoRQ) -> DimseMessage | None:
+        """Send a request and wait for its one response; abort on timeout (as pynetdicom)."""
+        waiter = self._channel.expect(request.message_id)
+        try:
+            try:
+                self._channel.send_message(context_id, request)
+            except LocalProtocolError:
+                return None
+            self._notify(evt.EVT_DIMSE_SENT, {"message": request})
+            received = waiter.get(self._dimse_timeout)
+        finally:
+            waiter.close()
+        if received is None:
+            if not self.is_aborted and not self.is_released:
+                LOGGER.error("No response within the DIMSE timeout: aborting the association")
+                self.abort()
+            return None
+        self._notify(evt.EVT_DIMSE_RECV, {"message": received.message})
+        return received.message

@@ -1,0 +1,440 @@
+"""The threaded driver: one ``Connection`` on one TCP socket.
+
+Threads and locks:
+
+- Exactly one thread reads at a time: the association's reader thread once it runs ``run()``, or
+  before that the thread that set the channel up (a requestor negotiating inline). A thread that
+  must wait for something only the socket can bring, and is itself the reader (a handler sending a
+  request), reads the socket itself (``Waiter.get`` -> ``pump_until``); no thread ever polls.
+- ``_lock`` guards the ``Connection``; the bytes it produces are written under ``_write_lock``,
+  taken before ``_lock`` is released, so that writes leave in the order the connection produced
+  them while no lock is held across a blocking read.
+- ``_message_lock`` makes a whole DIMSE message one unit: two threads may send on one association;
+  their messages are serialised, never interleaved.
+- Timers are deadlines the reader waits on in ``poll``; a change made by another thread (ARTIM
+  started by a local abort, a transport closed under the reader) wakes it through a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final, Protocol, TypeVar
+
+from dicomnet._bytes import Buffer
+from dicomnet.dimse.messages import DimseMessage
+from dicomnet.errors import LocalProtocolError
+from dicomnet.io.waiter import Waiter
+from dicomnet.pdu.types import Pdu
+from dicomnet.ul.connection import Connection
+from dicomnet.ul.events import (
+    Aborted,
+    CloseTransport,
+    Effect,
+    MessageReceived,
+    OpenTransport,
+    Released,
+    StartArtim,
+    StopArtim,
+    UlEvent,
+)
+
+__all__ = ["Channel", "ChannelHandler", "ChannelTimeouts"]
+
+T = TypeVar("T")
+
+_READ_SIZE: Final = 256 * 1024
+_IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
+_POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+_ENDING: Final = (Aborted, Released)
+
+
+@dataclass(slots=True)
+class ChannelTimeouts:
+    """Seconds; None waits for ever. Changes reach a running channel at its next wait."""
+
+    #: The ARTIM timer (PS3.8 9.1.5): waiting for an A-ASSOCIATE-RQ, or for the peer to close.
+    artim: float | None = 30.0
+    #: Nothing received for this long calls ``ChannelHandler.network_idle``.
+    network: float | None = 60.0
+    #: A write that cannot make progress for this long gives up on the peer.
+    write: float | None = 60.0
+    #: Opening the transport connection.
+    connect: float | None = None
+
+
+class ChannelHandler(Protocol):
+    """What the channel reports to its owner, always outside its locks."""
+
+    def channel_event(self, event: UlEvent) -> None:
+        """An indication or confirmation, on the reading thread, in order."""
+
+    def network_idle(self) -> None:
+        """Nothing was received for ``ChannelTimeouts.network`` seconds (on the reading thread)."""
+
+    def channel_closed(self) -> None:
+        """The transport connection is closed; called once."""
+
+
+class Channel:
+    """Drives one ``Connection`` over one socket. See the module docstring for the threads."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        handler: ChannelHandler,
+        timeouts: ChannelTimeouts | None = None,
+    ) -> None:
+        self.conn = conn
+        self.handler = handler
+        self.timeouts = timeouts or ChannelTimeouts()
+        self.sock: socket.socket | None = None
+        #: (host, port) to connect to, for a requestor.
+        self.address: tuple[str, int] | tuple[str, int, int, int] | None = None
+        self.bind_address: tuple[str, int] | None = None
+        #: Called with ("recv" | "sent", buffers) when set (EVT_DATA_RECV/EVT_DATA_SENT).
+        self.data_hook: Callable[[str, list[Buffer]], None] | None = None
+        #: The transport is closed, or was never opened.
+        self.closed = False
+        self.write_failed = False
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._message_lock = threading.Lock()
+        self._view = memoryview(bytearray(_READ_SIZE))
+        self._pending: deque[UlEvent] = deque()
+        self._waiters: dict[int, Waiter] = {}
+        self._reader: int | None = None
+        self._poll: select.poll | None = None
+        self._wake_r = self._wake_w = -1
+        self._artim: float | None = None
+        self._idle: float | None = None
+        self._finished = False
+        self._closed_event = threading.Event()
+
+    # -- setting up ------------------------------------------------------------------------------
+
+    def adopt(self, sock: socket.socket) -> None:
+        """Take over a connected socket (non-blocking from here on, TCP_NODELAY)."""
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), _POLL_IN)
+        self._poll.register(self._wake_r, select.POLLIN)
+        self.sock = sock
+        self._touch()
+
+    def accepted(self, sock: socket.socket) -> None:
+        """Acceptor: a peer opened ``sock`` to us (Evt5; ARTIM runs until its request comes)."""
+        self.adopt(sock)
+        self.locked(self.conn.transport_accepted)
+
+    def _connect(self) -> None:
+        assert self.address is not None
+        try:
+            sock = socket.create_connection(
+                self.address[:2],
+                timeout=self.timeouts.connect,
+                source_address=self.bind_address,
+            )
+        except OSError:
+            self.closed = True
+            self.locked(self.conn.receive_eof)  # Sta4 + Evt17: A-P-ABORT indication
+            return
+        self.adopt(sock)
+        self.locked(self.conn.transport_connected)
+
+    # -- the locked core -------------------------------------------------------------------------
+
+    def locked(self, action: Callable[[], T]) -> T:
+        """Run ``action`` on the connection under its lock, then write and obey what it produced.
+
+        Events are queued for the reading thread; bytes are written by this thread.
+        """
+        with self._lock:
+            result = action()
+            out = self.conn.data_to_send()
+            effects = self.conn.effects()
+            self._pending.extend(self.conn.events_received())
+            if out:
+                self._write_lock.acquire()
+        if out:
+            try:
+                self._write(out)
+            finally:
+                self._write_lock.release()
+        if effects:
+            self._obey(effects)
+        return result
+
+    def _obey(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, OpenTransport):
+                self._connect()
+            elif isinstance(effect, CloseTransport):
+                self.close_transport()
+            elif isinstance(effect, StartArtim):
+                artim = self.timeouts.artim
+                self._artim = None if artim is None else time.monotonic() + artim
+                self._wake()
+            elif isinstance(effect, StopArtim):
+                self._artim = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _write(self, out: list[Buffer]) -> None:
+        sock = self.sock
+        if sock is None or self.closed or self.write_failed:
+            return
+        if self.data_hook is not None:
+            self.data_hook("sent", out)
+        buffers = [memoryview(b).cast("B") for b in out]
+        try:
+            while buffers:
+                try:
+                    sent = sock.sendmsg(buffers[:_IOV_MAX])
+                except BlockingIOError:
+                    self._wait_writable(sock)
+                    continue
+                _consume(buffers, sent)
+        except OSError:
+            # the peer went away (what it said before leaving is still to be read) or stalled
+            self.write_failed = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+
+    def _wait_writable(self, sock: socket.socket) -> None:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLOUT)
+        timeout = self.timeouts.write
+        if not poller.poll(None if timeout is None else int(timeout * 1000)):
+            raise TimeoutError("the peer stopped reading")
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send(self, pdu: Pdu) -> None:
+        """A local primitive (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE-RQ/RP, A-ABORT, P-DATA-TF)."""
+        self.locked(lambda: self.conn.send(pdu))
+
+    def send_message(
+        self,
+        context_id: int,
+        message: DimseMessage,
+        dataset: Buffer | Iterable[Buffer] | None = None,
+    ) -> None:
+        """One DIMSE message, each P-DATA-TF written before the next is cut."""
+        with self._message_lock:
+            steps = self.locked(lambda: self.conn.send_message(context_id, message, dataset))
+            while self.locked(lambda: next(steps, None)) is not None:
+                pass
+
+    def expect(self, message_id: int) -> Waiter:
+        """Register for the responses to ``message_id``: call before sending the request."""
+        waiter = Waiter(self, message_id)
+        self._waiters[message_id] = waiter
+        if self.closed and self._finished:
+            waiter.end()
+        return waiter
+
+    def forget(self, waiter: Waiter) -> None:
+        """Stop routing responses to ``waiter``."""
+        if self._waiters.get(waiter.message_id) is waiter:
+            del self._waiters[waiter.message_id]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def reads_here(self) -> bool:
+        """True if the calling thread is the one that reads (or nobody reads yet)."""
+        return self._reader is None or self._reader == threading.get_ident()
+
+    def run(self) -> None:
+        """The reader thread's loop: read and dispatch until the transport is closed."""
+        self._reader = threading.get_ident()
+        try:
+            while self.step(None):
+                pass
+        finally:
+            self._finish()
+
+    def pump_until(self, waiter: Waiter, deadline: float | None) -> None:
+        """Read and dispatch on this thread until ``waiter`` is ready or ``deadline`` passes."""
+        while not waiter.ready:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            if not self.step(deadline):
+                waiter.end()
+                return
+
+    def run_until(self, done: Callable[[], bool], deadline: float | None) -> bool:
+        """Read and dispatch on this thread until ``done()``; False if ``deadline`` passed first."""
+        while not done():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not self.step(deadline):
+                return done()
+        return True
+
+    def step(self, deadline: float | None) -> bool:
+        """Dispatch one queued event, or read once; False when there is nothing more to do."""
+        if self._pending:
+            self._dispatch(self._pending.popleft())
+            return True
+        if self.closed or self.sock is None:
+            self._finish()
+            return False
+        self._read(self.sock, deadline)
+        return True
+
+    def _read(self, sock: socket.socket, deadline: float | None) -> None:
+        try:
+            count = sock.recv_into(self._view)
+        except BlockingIOError:
+            if not self._wait_readable(deadline):
+                return
+            try:
+                count = sock.recv_into(self._view)
+            except BlockingIOError:
+                return
+            except OSError:
+                count = 0
+        except OSError:
+            count = 0
+        self._received(count)
+
+    def _wait_readable(self, deadline: float | None) -> bool:
+        assert self._poll is not None
+        wait = _earliest(self._artim, self._idle, deadline)
+        timeout = None if wait is None else max(0, int((wait - time.monotonic()) * 1000) + 1)
+        ready = self._poll.poll(timeout)
+        if not ready:
+            self._expire()
+            return False
+        if any(fd == self._wake_r for fd, _ in ready):
+            with contextlib.suppress(OSError):
+                os.read(self._wake_r, 4096)
+            return not self.closed and len(ready) > 1
+        return not self.closed
+
+    def _received(self, count: int) -> None:
+        view = self._view[:count]
+        if count:
+            self._touch()
+            if self.data_hook is not None:
+                self.data_hook("recv", [view])
+        try:
+            if count:
+                self.locked(lambda: self.conn.receive_data(view))
+            else:
+                self.locked(self.conn.receive_eof)
+        except LocalProtocolError:  # the transport was closed by another thread meanwhile
+            self.close_transport()
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        if self._artim is not None and now >= self._artim:
+            self._artim = None
+            with contextlib.suppress(LocalProtocolError):
+                self.locked(self.conn.artim_expired)
+        if self._idle is not None and now >= self._idle:
+            self._touch()
+            self.handler.network_idle()
+
+    def _touch(self) -> None:
+        network = self.timeouts.network
+        self._idle = None if network is None else time.monotonic() + network
+
+    def _dispatch(self, event: UlEvent) -> None:
+        if isinstance(event, MessageReceived):
+            responding_to = getattr(event.message, "message_id_being_responded_to", None)
+            waiter = self._waiters.get(responding_to) if responding_to is not None else None
+            if waiter is not None:
+                waiter.put(event)
+                return
+        self.handler.channel_event(event)
+        if isinstance(event, _ENDING):
+            self._end_waiters()
+
+    def _end_waiters(self) -> None:
+        for waiter in list(self._waiters.values()):
+            waiter.end()
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def close_transport(self) -> None:
+        """Close the transport (CloseTransport). On the reading thread the socket is released at
+        once; a reader on another thread is woken and releases it. The handler hears of it once
+        the events before it have been dispatched."""
+        self.closed = True
+        if self.reads_here():
+            self._release()
+            return
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._wake_w >= 0 and not self.reads_here():
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_w, b"\0")
+
+    def _release(self) -> None:
+        """Close the socket and the wake pipe (once)."""
+        with self._lock:
+            self.closed = True
+            sock, self.sock = self.sock, None
+            fds = (self._wake_r, self._wake_w)
+            self._wake_r = self._wake_w = -1
+        if sock is not None:
+            sock.close()
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)
+
+    def _finish(self) -> None:
+        """Release everything, end the waiters, tell the handler (once)."""
+        self._release()
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        self._end_waiters()
+        self._closed_event.set()
+        self.handler.channel_closed()
+
+    def wait_closed(self, timeout: float | None) -> bool:
+        """Block until the transport is closed and released; False on timeout."""
+        return self._closed_event.wait(timeout)
+
+    @property
+    def finished(self) -> bool:
+        """The socket has been released."""
+        return self._finished
+
+
+def _earliest(*deadlines: float | None) -> float | None:
+    present = [d for d in deadlines if d is not None]
+    return min(present) if present else None
+
+
+def _consume(buffers: list[memoryview], sent: int) -> None:
+    """Drop what ``sendmsg`` wrote; resume a partly written buffer."""
+    while sent:
+        head = buffers[0]
+        if sent >= head.nbytes:
+            sent -= head.nbytes
+            del buffers[0]
+        else:
+            buffers[0], sent = head[sent:], 0

@@ -1,0 +1,71 @@
+"""A waiter for the responses to one request, handed over by whichever thread reads them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from dicomnet.ul.events import MessageReceived
+
+if TYPE_CHECKING:
+    from dicomnet.io.channel import Channel
+
+__all__ = ["Waiter"]
+
+
+class Waiter:
+    """The responses whose Message ID Being Responded To is ``message_id``, in arrival order.
+
+    The thread that reads the socket ``put``s them; the requesting thread ``get``s them. When the
+    requesting thread is itself the one that reads (a handler sending a request, or nobody reading
+    yet), ``get`` reads the socket itself until a response comes: nothing polls a shared queue.
+    """
+
+    def __init__(self, channel: Channel, message_id: int) -> None:
+        self.message_id = message_id
+        self._channel = channel
+        self._items: deque[MessageReceived] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        #: The association ended: no more responses will come.
+        self.ended = False
+
+    def put(self, item: MessageReceived) -> None:
+        """A response arrived."""
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify()
+
+    def end(self) -> None:
+        """The association ended; wake the waiting thread."""
+        with self._cond:
+            self.ended = True
+            self._cond.notify_all()
+
+    @property
+    def ready(self) -> bool:
+        """A response is waiting, or none will ever come."""
+        return bool(self._items) or self.ended
+
+    def take(self) -> MessageReceived | None:
+        """The next response if one is waiting (never blocks)."""
+        with self._cond:
+            return self._items.popleft() if self._items else None
+
+    def get(self, timeout: float | None) -> MessageReceived | None:
+        """The next response; None when ``timeout`` (seconds) passes or the association ends."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._channel.reads_here():
+            self._channel.pump_until(self, deadline)
+            return self.take()
+        with self._cond:
+            self._cond.wait_for(self._has_item_or_end, timeout)
+            return self._items.popleft() if self._items else None
+
+    def _has_item_or_end(self) -> bool:
+        return bool(self._items) or self.ended
+
+    def close(self) -> None:
+        """Stop receiving: later responses to this message go to the channel's handler."""
+        self._channel.forget(self)

@@ -1,0 +1,100 @@
+"""The requestor's side: building the A-ASSOCIATE-RQ, negotiating inline, the outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dicomnet import events as evt
+from dicomnet.pdu.codes import AbortSource
+from dicomnet.pdu_primitives import NegotiationItem
+from dicomnet.presentation import PresentationContext
+from dicomnet.services.contexts import build_request, negotiated_contexts
+
+if TYPE_CHECKING:
+    from dicomnet.association import Association
+
+__all__ = ["on_accepted", "request_association"]
+
+LOGGER = logging.getLogger("dicomnet.acse")
+
+
+def request_association(
+    assoc: Association,
+    address: tuple[Any, ...],
+    *,
+    called_ae_title: str,
+    contexts: Sequence[PresentationContext],
+    max_pdu: int,
+    ext_neg: Sequence[NegotiationItem],
+    bind_address: tuple[Any, ...] | None,
+) -> None:
+    """Connect, send the A-ASSOCIATE-RQ and read until it is answered (on the calling thread).
+
+    Never raises for what the network or the peer does: the association ends up established,
+    rejected or aborted. Bad arguments (no contexts, more than 128) raise ValueError first.
+    """
+    ae = assoc.ae
+    rq = build_request(
+        calling_ae_title=ae.ae_title,
+        called_ae_title=called_ae_title,
+        contexts=contexts,
+        maximum_length=max_pdu,
+        implementation_class_uid=ae.implementation_class_uid,
+        implementation_version_name=ae.implementation_version_name,
+        ext_neg=ext_neg,
+    )
+    assoc.requestor.load(rq, ae_title=ae.ae_title)
+    assoc.requestor.requested_contexts = list(contexts)
+    assoc.acceptor.ae_title = called_ae_title
+    assoc.acceptor.address, assoc.acceptor.port = str(address[0]), int(address[1])
+    channel = assoc._channel  # noqa: SLF001
+    channel.address = address  # type: ignore[assignment]
+    channel.bind_address = bind_address  # type: ignore[assignment]
+    LOGGER.info("Requesting Association")
+    channel.send(rq)
+    if channel.sock is not None:
+        local = channel.sock.getsockname()
+        assoc.requestor.address, assoc.requestor.port = str(local[0]), int(local[1])
+        assoc._notify(evt.EVT_CONN_OPEN, {"address": address})  # noqa: SLF001
+    timeout = assoc.acse_timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
+    if not channel.run_until(lambda: _answered(assoc), deadline):
+        LOGGER.error("No answer to the A-ASSOCIATE-RQ within the ACSE timeout: aborting")
+        assoc._send_abort(AbortSource.SERVICE_USER)  # noqa: SLF001
+    if not assoc.is_established:
+        channel.run_until(lambda: channel.finished, deadline_after(channel.timeouts.artim))
+
+
+def deadline_after(seconds: float | None) -> float | None:
+    """A monotonic deadline ``seconds`` from now."""
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def _answered(assoc: Association) -> bool:
+    return assoc.is_established or assoc.is_rejected or assoc.is_aborted
+
+
+def on_accepted(assoc: Association) -> None:
+    """The A-ASSOCIATE-AC came: record what was agreed; abort if no context is usable."""
+    conn = assoc._channel.conn  # noqa: SLF001
+    assert conn.accept is not None and conn.request is not None and conn.negotiated is not None
+    assoc.acceptor.load(conn.accept, ae_title=assoc.acceptor.ae_title)
+    accepted, rejected = negotiated_contexts(conn.negotiated, conn.request, is_requestor=True)
+    assoc._established(accepted, rejected)  # noqa: SLF001
+    for context in rejected:
+        LOGGER.warning(
+            "Presentation context %s (%s) rejected: %s",
+            context.context_id,
+            context.abstract_syntax,
+            context.status,
+        )
+    assoc._notify(evt.EVT_ACCEPTED)  # noqa: SLF001
+    if not accepted:
+        LOGGER.error("No Acceptable Presentation Contexts")
+        assoc._send_abort(AbortSource.SERVICE_PROVIDER)  # noqa: SLF001
+        return
+    LOGGER.info("Association Accepted (Max Send PDV: %d)", conn.send_maximum_length - 6)
+    assoc._notify(evt.EVT_ESTABLISHED)  # noqa: SLF001

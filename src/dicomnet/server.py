@@ -1,0 +1,136 @@
+"""``AssociationServer``: a listening socket whose connections become acceptor associations."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dicomnet import events as evt
+from dicomnet.association import Association
+from dicomnet.events import HandlerRegistry, registry_from
+from dicomnet.io.listener import Listener, listening_socket
+from dicomnet.presentation import PresentationContext
+from dicomnet.services.contexts import supported_contexts
+
+if TYPE_CHECKING:
+    from dicomnet.ae import ApplicationEntity
+
+__all__ = ["AssociationServer", "ThreadedAssociationServer"]
+
+LOGGER = logging.getLogger("dicomnet.server")
+
+
+class AssociationServer:
+    """Accepts associations for ``ae`` on ``address`` with ``contexts``, one thread each.
+
+    The contexts are turned into negotiation input once, here: an association costs no copy of
+    them. Handlers bound to the server are copied into each new association; ``bind`` and
+    ``unbind`` also reach the live ones.
+    """
+
+    def __init__(
+        self,
+        ae: ApplicationEntity,
+        address: tuple[Any, ...],
+        ae_title: str,
+        contexts: Sequence[PresentationContext],
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: list[Any] | None = None,
+        request_handler: Any = None,
+    ) -> None:
+        if ssl_context is not None:
+            raise NotImplementedError("TLS comes with the issue 'Foundation 3 of 3'")
+        self.ae = ae
+        self.ae_title = ae_title
+        self.contexts = list(contexts)
+        self.ssl_context = ssl_context
+        self._supported = supported_contexts(self.contexts)
+        self._registry: HandlerRegistry = registry_from(evt_handlers or [])
+        self._children: set[Association] = set()
+        self._children_lock = threading.Lock()
+        self.socket = listening_socket(address)
+        self.server_address: tuple[Any, ...] = tuple(self.socket.getsockname())
+        self._listener = Listener(self.socket, self._on_accept)
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Accept associations on this thread until ``shutdown``."""
+        self._listener.serve_forever()
+
+    def start(self) -> None:
+        """Accept associations on a daemon thread."""
+        self._listener.start(name=f"dicomnet-server-{self.server_address[1]}")
+
+    def _on_accept(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
+        assoc = Association(self.ae, "acceptor")
+        assoc._server = self  # noqa: SLF001
+        assoc._supported = self._supported  # noqa: SLF001
+        assoc._registry = self._registry.copy()  # noqa: SLF001
+        assoc.acceptor.ae_title = self.ae_title
+        assoc.acceptor.supported_contexts = self.contexts
+        assoc.requestor.address, assoc.requestor.port = str(peer[0]), int(peer[1])
+        local = sock.getsockname()
+        assoc.acceptor.address, assoc.acceptor.port = str(local[0]), int(local[1])
+        with self._children_lock:
+            self._children.add(assoc)
+        try:
+            assoc._channel.accepted(sock)  # noqa: SLF001
+        except OSError:
+            LOGGER.warning("Connection from %s lost before it could be served", peer[0])
+            self._forget(assoc)
+            sock.close()
+            return
+        assoc._notify(evt.EVT_CONN_OPEN, {"address": peer})  # noqa: SLF001
+        assoc.start()
+
+    def _forget(self, assoc: Association) -> None:
+        with self._children_lock:
+            self._children.discard(assoc)
+
+    @property
+    def active_associations(self) -> list[Association]:
+        """The associations being served now."""
+        with self._children_lock:
+            return list(self._children)
+
+    def shutdown(self) -> None:
+        """Stop accepting and close the listening socket (live associations carry on)."""
+        self._listener.shutdown()
+        self.ae._forget_server(self)  # noqa: SLF001
+
+    def server_close(self) -> None:
+        """Close the listening socket (as ``shutdown``)."""
+        self.shutdown()
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    def bind(
+        self, event: evt.EventType, handler: evt.EventHandlerType, args: list[Any] | None = None
+    ) -> None:
+        """Bind ``handler`` for new associations and for the live ones."""
+        self._registry.bind(event, handler, args)
+        for assoc in self.active_associations:
+            assoc.bind(event, handler, args)
+
+    def unbind(self, event: evt.EventType, handler: evt.EventHandlerType) -> None:
+        """Unbind ``handler`` from new associations and from the live ones."""
+        self._registry.unbind(event, handler)
+        for assoc in self.active_associations:
+            assoc.unbind(event, handler)
+
+    def get_events(self) -> list[evt.EventType]:
+        """The events with handlers bound."""
+        return self._registry.get_events()
+
+    def get_handlers(self, event: evt.EventType) -> Any:
+        """The (handler, args) bound to ``event``."""
+        return self._registry.get_handlers(event)
+
+
+#: pynetdicom's name for the server ``start_server`` returns (every dicomnet server is threaded).
+ThreadedAssociationServer = AssociationServer

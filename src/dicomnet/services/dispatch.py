@@ -1,0 +1,121 @@
+"""Routing what the peer sends to the service that answers it (on the association's reader thread).
+
+Requests reach their service; a request no service here handles yet is answered with 0x0211
+(unrecognised operation), never with an abort; a command set that could not be used is answered
+with the status the decoder chose. Responses reach their waiter before they get here: one that
+arrives here answers nothing we asked and is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from dicomnet.dimse.messages import (
+    MESSAGE_TYPES,
+    CCancelRQ,
+    CEchoRQ,
+    DimseMessage,
+    DimseRequest,
+    DimseResponse,
+)
+from dicomnet.events import HandlerRegistry
+from dicomnet.presentation import PresentationContextTuple
+from dicomnet.services.verification import answer_echo
+from dicomnet.ul.events import CommandRejected, MessageReceived
+
+__all__ = ["ServiceHost", "dispatch"]
+
+LOGGER = logging.getLogger("dicomnet.services")
+
+#: Unrecognised operation (PS3.7 C.4.1.3).
+UNRECOGNISED_OPERATION = 0x0211
+
+
+class ServiceHost(Protocol):
+    """What a service needs from the association it runs in."""
+
+    @property
+    def registry(self) -> HandlerRegistry:
+        """The handlers bound to the association."""
+
+    def event_owner(self) -> Any:
+        """The object handed to handlers as ``event.assoc``."""
+
+    def context_tuple(self, context_id: int) -> PresentationContextTuple:
+        """The accepted context ``context_id`` as (ID, abstract syntax, transfer syntax)."""
+
+    def send_response(self, context_id: int, message: DimseMessage) -> None:
+        """Send a response on ``context_id``."""
+
+    def abort_association(self) -> None:
+        """Give up on the association (A-ABORT)."""
+
+
+def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> None:
+    """Answer one received message or rejected command set."""
+    if isinstance(received, CommandRejected):
+        _reject(host, received)
+        return
+    message = received.message
+    if isinstance(message, DimseResponse):
+        LOGGER.warning(
+            "Received a %s answering no outstanding request (Message ID %d): ignored",
+            type(message).__name__,
+            message.message_id_being_responded_to,
+        )
+        return
+    if isinstance(message, CEchoRQ):
+        answer_echo(host, received, message)
+    elif isinstance(message, CCancelRQ):
+        LOGGER.info("C-CANCEL for Message ID %d: nothing to cancel", message.message_id_being_responded_to)
+    elif isinstance(message, DimseRequest):
+        _unsupported(host, received.context_id, message)
+
+
+def _unsupported(host: ServiceHost, context_id: int, message: DimseRequest) -> None:
+    LOGGER.error("No service handles %s here: answered with 0x0211", type(message).__name__)
+    _respond(
+        host,
+        context_id,
+        message.command_field,
+        message.message_id,
+        UNRECOGNISED_OPERATION,
+        getattr(message, "affected_sop_class_uid", None),
+    )
+
+
+def _reject(host: ServiceHost, rejected: CommandRejected) -> None:
+    error = rejected.error
+    LOGGER.error("Unusable command set (%s): answered with 0x%04X", error, error.status)
+    if error.command_field is None or error.message_id is None:
+        host.abort_association()
+        return
+    _respond(
+        host,
+        rejected.context_id,
+        error.command_field,
+        error.message_id,
+        error.status,
+        error.affected_sop_class_uid,
+    )
+
+
+def _respond(
+    host: ServiceHost,
+    context_id: int,
+    command_field: int,
+    message_id: int,
+    status: int,
+    sop_class_uid: str | None,
+) -> None:
+    response_type = MESSAGE_TYPES.get(command_field | 0x8000)
+    if response_type is None or command_field & 0x8000 or command_field == 0x0FFF:
+        host.abort_association()  # no response exists for what the peer sent
+        return
+    message = response_type(  # type: ignore[call-arg]
+        message_id_being_responded_to=message_id,
+        status=status,
+        affected_sop_class_uid=sop_class_uid,
+    )
+    host.send_response(context_id, message)
