@@ -1,25 +1,17 @@
 """C-ECHO side by side: dicomnet, pynetdicom and DCMTK, each talking to itself on 127.0.0.1.
 
-dicomnet and pynetdicom (one code path: both have pynetdicom's API), SCP and SCU in one process:
-round trip of N C-ECHOs on one association (perf_counter_ns per call, after a warm-up);
-associations/s (associate + C-ECHO + release, sequential); idle CPU (process_time of the whole
-process, both roles, while one established association stays idle).
-
-DCMTK, storescp as SCP and echoscu as SCU: ``--repeat n`` makes n C-ECHOs on ONE association
-(checked with ``-v``); mean = (wall(--repeat N+1) - wall(--repeat 1)) / N over quiet runs, so
-start-up, association and release cancel out; median/p90/p99 from one run whose log (log4cplus
-config via ``-lc``, lines stamped in microseconds) times "Sending Echo Request" -> "Received Echo
-Response" (so they include writing one log line). echoscu cannot repeat associations: each is one
-process, timed by its log from "Requesting Association" to "Releasing Association" (connect,
-A-ASSOCIATE, first C-ECHO; no A-RELEASE round trip, no process start-up), beside the raw rate of
-whole processes. Idle CPU: storescp's utime+stime (/proc, 10 ms ticks) while a raw-socket
-association keeps it idle (server role only). DCMTK >= 3.6.2 leaves Nagle on unless TCP_NODELAY=1
-is in the environment, which costs a delayed ACK (~40 ms on Linux) per message: DCMTK runs with
-TCP_NODELAY=1 here, but for one extra row of its default (a few echoes).
-
-Cross pairs (when DCMTK is selected too): the implementation's SCU -> storescp, echoscu -> its SCP.
-Loopback floor: 12-byte TCP ping-pong between two threads, TCP_NODELAY. Each implementation runs in
-its own process. Run: ``python bench/bench_echo.py [--impl all] [--json FILE]``.
+dicomnet and pynetdicom (one code path, pynetdicom's API; SCP and SCU in one process): N C-ECHOs
+on one association, perf_counter_ns per call; associate + C-ECHO + release per second; CPU time of
+the process while one association stays idle. DCMTK (storescp, echoscu): echoscu ``--repeat n``
+makes n C-ECHOs on ONE association (checked with ``-v``), so the mean comes from the wall times of
+``--repeat N+1`` and ``--repeat 1``, and the distribution from echoscu's own log stamped to the
+microsecond (a log4cplus config via ``-lc``); it cannot repeat associations, so each association
+is one echoscu process, timed by its log; idle CPU is storescp's while a raw-socket association
+keeps it idle. DCMTK >= 3.6.2 leaves Nagle on unless TCP_NODELAY=1 is in the environment (a delayed
+ACK, ~40 ms, per message): DCMTK runs with it, but for one row showing its default. Cross pairs:
+each implementation's SCU -> storescp and echoscu -> its SCP. Loopback floor: a 12-byte TCP
+ping-pong between two threads. The table footnotes say what each DCMTK number measures.
+Run: ``python bench/bench_echo.py [--impl all] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -66,17 +58,9 @@ Result = dict[str, Any]
 
 def summarize(samples_ns: list[int]) -> Result:
     ordered = sorted(samples_ns)
-
-    def rank(q: float) -> float:
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] / 1e3
-
-    return {
-        "n": len(ordered),
-        "median_us": statistics.median(ordered) / 1e3,
-        "p90_us": rank(0.90),
-        "p99_us": rank(0.99),
-        "mean_us": statistics.fmean(ordered) / 1e3,
-    }
+    p90, p99 = (ordered[max(0, math.ceil(q * len(ordered)) - 1)] / 1e3 for q in (0.90, 0.99))
+    median, mean = statistics.median(ordered) / 1e3, statistics.fmean(ordered) / 1e3
+    return {"n": len(ordered), "median_us": median, "p90_us": p90, "p99_us": p99, "mean_us": mean}
 
 
 def recv_exact(sock: socket.socket, length: int) -> bytes:
@@ -89,8 +73,9 @@ def recv_exact(sock: socket.socket, length: int) -> bytes:
     return data
 
 
-def loopback_floor(n: int = 5000, warmup: int = 500) -> Result:
-    """Median round trip of a 12-byte message over TCP loopback, echoed by a second thread."""
+def loopback_floor(cpus: tuple[int, int] | None = None, n: int = 5000, warmup: int = 500) -> Result:
+    """Round trip of 12 bytes over TCP loopback, echoed by a second thread; ``cpus``: pinned to."""
+    saved = os.sched_getaffinity(0)  # 0: this thread
     with socket.create_server((HOST, 0)) as listener:
         client = socket.create_connection(listener.getsockname())
         server, _ = listener.accept()
@@ -98,11 +83,15 @@ def loopback_floor(n: int = 5000, warmup: int = 500) -> Result:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def echo() -> None:
+        if cpus:
+            os.sched_setaffinity(0, {cpus[1]})
         while data := recv_exact(server, 12):
             server.sendall(data)
 
     thread = threading.Thread(target=echo, daemon=True)
     thread.start()
+    if cpus:
+        os.sched_setaffinity(0, {cpus[0]})
     message = b"ping-pong-12"
     samples: list[int] = []
     for i in range(warmup + n):
@@ -111,10 +100,19 @@ def loopback_floor(n: int = 5000, warmup: int = 500) -> Result:
         recv_exact(client, 12)
         if i >= warmup:
             samples.append(time.perf_counter_ns() - start)
+    os.sched_setaffinity(0, saved)
     client.close()
     thread.join()
     server.close()
     return summarize(samples)
+
+
+def floors() -> dict[str, Result]:
+    first, *rest = sorted(os.sched_getaffinity(0))
+    result = {"as scheduled": loopback_floor(), "same CPU": loopback_floor((first, first))}
+    if rest:
+        result["two CPUs"] = loopback_floor((first, rest[0]))
+    return result
 
 
 # -- the pynetdicom API, for dicomnet and pynetdicom -----------------------------------------------
@@ -134,10 +132,6 @@ def load(impl: str) -> tuple[Any, Any]:
         raise ImportError(f"{impl} has no AE/evt yet: {exc}") from exc
 
 
-def on_echo(event: Any) -> int:
-    return 0x0000
-
-
 class Peer:
     """A Verification SCP on an ephemeral port and an SCU, both of one implementation."""
 
@@ -146,7 +140,7 @@ class Peer:
         self.scp = ae_class(ae_title="BENCHSCP")
         self.scp.add_supported_context(VERIFICATION)
         self.scp.maximum_associations = 64
-        handlers = [(evt.EVT_C_ECHO, on_echo)]
+        handlers = [(evt.EVT_C_ECHO, lambda event: 0x0000)]
         self.server = self.scp.start_server((HOST, 0), block=False, evt_handlers=handlers)
         self.port: int = self.server.server_address[1]
         self.scu = ae_class(ae_title="BENCHSCU")
@@ -241,7 +235,9 @@ def measure_python(impl: str, args: argparse.Namespace, cross: bool) -> Result:
     if cross:
         with storescp() as (port, _):
             result["cross_scu"] = {
-                "echo": attempt(lambda: echo_rtt(lambda: peer.associate(port), args.echoes, 10)),
+                "echo": attempt(
+                    lambda: echo_rtt(lambda: peer.associate(port), args.echoes, args.warmup)
+                ),
                 "assoc": attempt(lambda: assoc_rate(lambda: peer.associate(port), count)),
             }
     return result
@@ -446,69 +442,73 @@ def rows(results: dict[str, Result], key: str) -> Iterator[tuple[str, Result]]:
                 yield name, r[side][key]
 
 
-def cell(value: Any, fmt: str) -> str:
-    if isinstance(value, int | float) and not math.isnan(value):
-        return format(value, fmt)
-    return format("-", f">{fmt.split('.', maxsplit=1)[0]}")
+TABLES = (  # (result key, title, columns as "heading=field", footnote)
+    (
+        "echo",
+        "C-ECHO round trip on one association (us)",
+        "median=median_us p90=p90_us p99=p99_us mean=mean_us",
+        "echoscu rows: mean = (wall(--repeat N+1) - wall(--repeat 1)) / N, quiet runs; median/p90/p99\n"
+        "from echoscu's us-stamped log (includes writing a log line). DCMTK runs with TCP_NODELAY=1\n"
+        "but in the 'Nagle on' row (its default since 3.6.2).",
+    ),
+    (
+        "assoc",
+        "associations per second (associate + C-ECHO + release, sequential)",
+        "count=count assoc/s=per_s median_ms=median_ms echoscu/s=process_per_s",
+        "echoscu rows: one echoscu process per association, timed by its log from 'Requesting\n"
+        "Association' to 'Releasing Association' (no A-RELEASE, no start-up); echoscu/s: whole\n"
+        "echoscu processes per second.",
+    ),
+    (
+        "idle",
+        "idle CPU (one established association left idle)",
+        "CPU_ms=cpu_ms CPU_%=cpu_percent threads=threads",
+        "dicomnet/pynetdicom: the whole process, both roles; DCMTK: storescp only, 10 ms ticks.",
+    ),
+)
 
 
-def report(results: dict[str, Result], floor: Result, args: argparse.Namespace) -> None:
-    print(
-        f"\nloopback floor (12-byte TCP ping-pong, TCP_NODELAY, two threads): "
-        f"median {floor['median_us']:.1f} us, p99 {floor['p99_us']:.1f} us"
-    )
-    print(f"\nC-ECHO round trip on one association ({args.echoes} echoes, us)")
-    print(f"{'':30} {'median':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
-    for name, r in rows(results, "echo"):
-        if "error" in r:
-            print(f"{name:30} failed: {r['error']}")
-            continue
-        cols = " ".join(cell(r.get(k), "8.1f") for k in ("median_us", "p90_us", "p99_us"))
-        print(f"{name:30} {cols} {cell(r['mean_us'], '8.1f')}")
-    print("  echoscu rows: mean = (wall(--repeat N+1) - wall(--repeat 1)) / N, quiet runs;")
-    print("  median/p90/p99 from echoscu's us-stamped log (includes writing a log line)")
-    print("  DCMTK runs with TCP_NODELAY=1 but in the 'Nagle on' row (its default since 3.6.2)")
+def cell(value: Any, width: int) -> str:
+    if isinstance(value, int):
+        return f"{value:>{width}}"
+    if isinstance(value, float) and not math.isnan(value):
+        return f"{value:>{width}.{2 if value < 10 else 1}f}"
+    return f"{'-':>{width}}"
 
-    print("\nassociations per second (associate + C-ECHO + release, sequential)")
-    print(f"{'':30} {'count':>6} {'assoc/s':>9} {'median ms':>10} {'echoscu/s':>10}")
-    for name, r in rows(results, "assoc"):
-        if "error" in r:
-            print(f"{name:30} failed: {r['error']}")
-            continue
-        raw = cell(r.get("process_per_s"), "10.1f")
-        print(f"{name:30} {r['count']:>6} {r['per_s']:>9.1f} {r['median_ms']:>10.2f} {raw}")
-    print("  echoscu rows: one echoscu process per association, timed by its log from")
-    print("  'Requesting Association' to 'Releasing Association' (no A-RELEASE, no start-up);")
-    print("  echoscu/s: whole echoscu processes per second")
 
-    print(f"\nidle CPU (one established association, {args.idle:g} s idle)")
-    print(f"{'':30} {'CPU ms':>8} {'CPU %':>7} {'threads':>8}")
-    for name, r in rows(results, "idle"):
-        print(f"{name:30} {r['cpu_ms']:>8.1f} {r['cpu_percent']:>7.2f} {r['threads']:>8}")
-    print("  dicomnet/pynetdicom: whole process, both roles; DCMTK: storescp only, 10 ms ticks")
-
+def report(results: dict[str, Result], floor: dict[str, Result]) -> None:
+    print("\nloopback floor (12-byte TCP ping-pong, TCP_NODELAY, two threads), us:")
+    for when, r in floor.items():
+        print(f"  {when:29} median {r['median_us']:6.1f}   p99 {r['p99_us']:6.1f}")
+    for key, title, spec, footnote in TABLES:
+        columns = [column.split("=") for column in spec.split()]
+        print(f"\n{title}\n{'':30} " + " ".join(f"{h.replace('_', ' '):>10}" for h, _ in columns))
+        dcmtk_rows = False
+        for name, r in rows(results, key):
+            cells = " ".join(cell(r.get(field), 10) for _, field in columns)
+            print(f"{name:30} " + (f"failed: {r['error']}" if "error" in r else cells))
+            dcmtk_rows |= name.startswith(("DCMTK", "echoscu"))
+        if dcmtk_rows or key == "idle":
+            print("  " + footnote.replace("\n", "\n  "))
     dicomnet = results.get("dicomnet", {})
-    if "echo" not in dicomnet:
+    if "echo" not in dicomnet or len(results) < 2:
         return
     print("\nspeed-up of dicomnet (x > 1: dicomnet is better)")
-    for other in ("pynetdicom", "dcmtk"):
+    for other, label, key in (
+        ("pynetdicom", "pynetdicom", "median_us"),
+        ("dcmtk", "DCMTK", "mean_us"),
+    ):
         r = results.get(other, {})
         if "echo" not in r:
             continue
-        key = "median_us" if other == "pynetdicom" else "mean_us"
+        idle = dicomnet["idle"]["cpu_ms"]
         ratios = {
             f"echo round trip ({key[:-3]})": r["echo"][key] / dicomnet["echo"][key],
             "associations/s": dicomnet["assoc"]["per_s"] / r["assoc"]["per_s"],
-            "idle CPU (less)": ratio(r["idle"]["cpu_ms"], dicomnet["idle"]["cpu_ms"]),
+            "idle CPU (less)": r["idle"]["cpu_ms"] / idle if idle else math.inf,
         }
         for what, value in ratios.items():
-            print(
-                f"  dicomnet / {'DCMTK' if other == 'dcmtk' else other:10} {what:24} {value:8.2f}x"
-            )
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else math.inf
+            print(f"  dicomnet / {label:10} {what:24} {value:8.2f}x")
 
 
 def main() -> None:
@@ -527,15 +527,11 @@ def main() -> None:
         return
     chosen = list(ALL_IMPLS) if "all" in args.impl else list(dict.fromkeys(args.impl))
     cross = "dcmtk" in chosen
-    floor = loopback_floor()
+    floor = {f"before the runs, {k}": v for k, v in floors().items()}
     results: dict[str, Result] = {}
-    passthrough = ["--echoes", str(args.echoes), "--warmup", str(args.warmup)]
-    passthrough += ["--idle", str(args.idle)] + (
-        ["--assocs", str(args.assocs)] if args.assocs else []
-    )
     for impl in chosen:
         print(f"measuring {impl} ...", file=sys.stderr, flush=True)
-        cmd = [sys.executable, __file__, "--one", impl, "cross" if cross else "-", *passthrough]
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--one", impl, "cross" if cross else "-"]
         done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
         if done.returncode == 0:
             result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -547,7 +543,8 @@ def main() -> None:
             print(f"skipping {impl}: {result['error']}", file=sys.stderr)
             continue
         results[impl] = result
-    report(results, floor, args)
+    floor["after the runs, as scheduled"] = loopback_floor()
+    report(results, floor)
     if args.json:
         machine: Result = {"python": sys.version.split()[0], "platform": platform.platform()}
         machine["cpus"] = os.cpu_count()

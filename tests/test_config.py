@@ -39,7 +39,9 @@ def restore_config() -> Iterator[None]:
 # -- validate_ae ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("title", ["A", "ANY-SCP", "A" * 16, " PADDED ", "lower case", "A" * 16 + "  "])
+@pytest.mark.parametrize(
+    "title", ["A", "ANY-SCP", "A" * 16, " PADDED ", "lower case", "A" * 16 + "  "]
+)
 def test_valid_ae_titles(title: str) -> None:
     assert validate_ae(title) == (True, "")
 

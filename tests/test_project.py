@@ -36,12 +36,19 @@ def test_top_level_exports_are_pinned() -> None:
     others = sorted(set(dicomnet.__all__) - set(lists))
     assert len(lists) == 24
     assert others == [
+        "AE",
         "ALL_TRANSFER_SYNTAXES",
         "DEFAULT_TRANSFER_SYNTAXES",
         "__version__",
         "build_context",
+        "build_role",
+        "debug_logger",
+        "evt",
         "register_uid",
     ]
+    # importable like pynetdicom's, though not in its __all__ either
+    assert dicomnet.Association.__name__ == "Association"
+    assert dicomnet.ApplicationEntity is dicomnet.AE
     for name in dicomnet.__all__:
         assert hasattr(dicomnet, name)
 
@@ -51,8 +58,7 @@ def test_top_level_names_are_pynetdicoms() -> None:
 
     import dicomnet
 
-    # the rest of pynetdicom's top level (AE, evt, build_role, debug_logger, ...) comes with the
-    # public facade
+    # pynetdicom's PYNETDICOM_* constants are dicomnet.uids' IMPLEMENTATION_CLASS_UID and friends
     assert set(dicomnet.__all__) - {"__version__"} <= set(pynetdicom.__all__)
 
 

@@ -1,5 +1,11 @@
 """dicomnet: DICOM networking for Python with pynetdicom's API on a sans-IO core."""
 
+from dicomnet import events as evt
+from dicomnet.ae import AE
+from dicomnet.ae import ApplicationEntity as ApplicationEntity
+from dicomnet.association import Association as Association
+from dicomnet.logs import debug_logger
+from dicomnet.pdu_primitives import build_role
 from dicomnet.presentation import (
     ALL_TRANSFER_SYNTAXES,
     DEFAULT_TRANSFER_SYNTAXES,
@@ -34,6 +40,7 @@ from dicomnet.sop_class import register_uid
 __version__ = "0.1.0"
 
 __all__ = [
+    "AE",
     "ALL_TRANSFER_SYNTAXES",
     "DEFAULT_TRANSFER_SYNTAXES",
     "AllStoragePresentationContexts",
@@ -62,5 +69,8 @@ __all__ = [
     "VerificationPresentationContexts",
     "__version__",
     "build_context",
+    "build_role",
+    "debug_logger",
+    "evt",
     "register_uid",
 ]

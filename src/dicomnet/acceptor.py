@@ -32,14 +32,14 @@ def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
     """Answer the A-ASSOCIATE-RQ (on the association's reader thread)."""
     assoc.requestor.load(rq, ae_title=rq.calling_ae_title)
     LOGGER.info("Association Received from %s (%s)", rq.calling_ae_title, assoc.requestor.address)
-    assoc._notify(evt.EVT_REQUESTED)  # noqa: SLF001
+    assoc._notify(evt.EVT_REQUESTED)
     if assoc.is_rejected or assoc.is_aborted or assoc.is_established:
         return  # an EVT_REQUESTED handler answered already
     if _too_many(assoc):
         LOGGER.warning(
             "Association rejected: more than %d associations", assoc.ae.maximum_associations
         )
-        assoc._reject(  # noqa: SLF001
+        assoc._reject(
             AAssociateRJ(
                 result=RejectResult.TRANSIENT,
                 source=RejectSource.SERVICE_PROVIDER_PRESENTATION,
@@ -55,13 +55,13 @@ def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
             answer.source,
             answer.reason,
         )
-        assoc._reject(answer)  # noqa: SLF001
+        assoc._reject(answer)
         return
     _accept(assoc, rq, answer)
 
 
 def _too_many(assoc: Association) -> bool:
-    server = assoc._server  # noqa: SLF001
+    server = assoc._server
     if server is None:
         return False
     others = [a for a in server.active_associations if a is not assoc]
@@ -74,7 +74,7 @@ def _policy(assoc: Association) -> AcceptorPolicy:
     allowed = frozenset(ae.require_calling_aet) or None
     return AcceptorPolicy(
         ae_title=assoc.acceptor.ae_title,
-        contexts=assoc._supported,  # noqa: SLF001
+        contexts=assoc._supported,
         require_called_ae_title=ae.require_called_aet,
         allowed_calling_ae_titles=allowed,
         maximum_length=ae.maximum_pdu_size,
@@ -117,9 +117,7 @@ def _extended(assoc: Association, info: dict[str, bytes]) -> Mapping[str, bytes]
 
 
 def _common_extended(assoc: Association, rq: AAssociateRQ) -> dict[str, Any]:
-    items = {
-        i.sop_class_uid: from_item(i) for i in rq.user_items(SOPClassCommonExtended)
-    }
+    items = {i.sop_class_uid: from_item(i) for i in rq.user_items(SOPClassCommonExtended)}
     if not items or not assoc.registry.is_bound(evt.EVT_SOP_COMMON):
         return {}
     try:
@@ -148,14 +146,15 @@ def _async_ops(assoc: Association, rq: AAssociateRQ) -> None:
 def _accept(assoc: Association, rq: AAssociateRQ, ac: AAssociateAC) -> None:
     assoc.acceptor.accepted_common_extended = _common_extended(assoc, rq)
     _async_ops(assoc, rq)
-    assoc._channel.send(ac)  # noqa: SLF001
+    assoc._channel.send(ac)
     assoc.acceptor.load(ac, ae_title=assoc.acceptor.ae_title)
-    negotiated = assoc._channel.conn.negotiated  # noqa: SLF001
+    negotiated = assoc._channel.conn.negotiated
     assert negotiated is not None
     accepted, rejected = negotiated_contexts(negotiated, rq, is_requestor=False)
-    assoc._established(accepted, rejected)  # noqa: SLF001
+    assoc._established(accepted, rejected)
     LOGGER.info(
-        "Association Acknowledged (Max Send PDV: %d)", assoc._channel.conn.send_maximum_length - 6  # noqa: SLF001
+        "Association Acknowledged (Max Send PDV: %d)",
+        assoc._channel.conn.send_maximum_length - 6,
     )
     for context in rejected:
         LOGGER.info(
@@ -164,5 +163,5 @@ def _accept(assoc: Association, rq: AAssociateRQ, ac: AAssociateAC) -> None:
             context.abstract_syntax,
             context.status,
         )
-    assoc._notify(evt.EVT_ACCEPTED)  # noqa: SLF001
-    assoc._notify(evt.EVT_ESTABLISHED)  # noqa: SLF001
+    assoc._notify(evt.EVT_ACCEPTED)
+    assoc._notify(evt.EVT_ESTABLISHED)

@@ -222,7 +222,9 @@ class ApplicationEntity:
             assert context.abstract_syntax is not None
             self.add_requested_context(context.abstract_syntax, context.transfer_syntax)
 
-    def add_requested_context(self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None) -> None:
+    def add_requested_context(
+        self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None
+    ) -> None:
         """Propose ``abstract_syntax`` with ``transfer_syntax`` (the four defaults when None)."""
         if len(self._requested_contexts) >= MAX_CONTEXTS:
             raise ValueError(
@@ -230,7 +232,9 @@ class ApplicationEntity:
             )
         self._requested_contexts.append(build_context(abstract_syntax, _syntaxes(transfer_syntax)))
 
-    def remove_requested_context(self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None) -> None:
+    def remove_requested_context(
+        self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None
+    ) -> None:
         """Remove ``abstract_syntax`` (or only some of its transfer syntaxes)."""
         syntax = str(abstract_syntax)
         if not any(c.abstract_syntax == syntax for c in self._requested_contexts):
@@ -279,7 +283,9 @@ class ApplicationEntity:
                 context.add_transfer_syntax(ts)
         context.scu_role, context.scp_role = scu_role, scp_role
 
-    def remove_supported_context(self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None) -> None:
+    def remove_supported_context(
+        self, abstract_syntax: Syntax, transfer_syntax: Syntaxes = None
+    ) -> None:
         """Stop accepting ``abstract_syntax`` (or some of its transfer syntaxes)."""
         syntax = str(abstract_syntax)
         context = self._supported_contexts.get(syntax)
@@ -299,13 +305,13 @@ class ApplicationEntity:
     def active_associations(self) -> list[Association]:
         """Every live association of this AE, requested or accepted."""
         with self._lock:
-            live = [a for a in self._requestors if not a._channel.finished]  # noqa: SLF001
+            live = [a for a in self._requestors if not a._channel.finished]
             servers = list(self._servers)
         for server in servers:
             live.extend(server.active_associations)
         return live
 
-    def associate(
+    def associate(  # noqa: PLR0917 - pynetdicom's signature
         self,
         addr: str | tuple[str, int, int],
         port: int,
@@ -338,7 +344,7 @@ class ApplicationEntity:
             )
         called = _ae_title(ae_title)
         assoc = Association(self, "requestor")
-        assoc._registry = registry_from(evt_handlers or [])  # noqa: SLF001
+        assoc._registry = registry_from(evt_handlers or [])
         request_association(
             assoc,
             address,
@@ -358,7 +364,7 @@ class ApplicationEntity:
         with self._lock:
             self._requestors.discard(assoc)
 
-    def make_server(
+    def make_server(  # noqa: PLR0917 - pynetdicom's signature
         self,
         address: tuple[str, int] | tuple[str, int, int, int],
         ae_title: str | None = None,
@@ -386,7 +392,7 @@ class ApplicationEntity:
             self._servers.append(server)
         return server
 
-    def start_server(
+    def start_server(  # noqa: PLR0917 - pynetdicom's signature
         self,
         address: tuple[str, int] | tuple[str, int, int, int],
         block: bool = True,

@@ -11,27 +11,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
 
 from dicomnet import _config
 from dicomnet import events as evt
+from dicomnet.acceptor import answer_request
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
-from dicomnet.acceptor import answer_request
 from dicomnet.io.channel import Channel, ChannelTimeouts
 from dicomnet.pdu.codes import AbortSource
 from dicomnet.pdu.types import AAbort, AAssociateRJ, AReleaseRP, AReleaseRQ
 from dicomnet.presentation import PresentationContext, PresentationContextTuple
 from dicomnet.requestor import on_accepted
+from dicomnet.service_user import ServiceUser
 from dicomnet.services.dispatch import dispatch
 from dicomnet.services.statuses import response_status
-from dicomnet.service_user import ServiceUser
 from dicomnet.sop_class import Verification
 from dicomnet.ul.connection import Connection, UlConfig
-from dicomnet.ul.negotiation import SupportedContext
 from dicomnet.ul.events import (
     Aborted,
     AssociateAccepted,
@@ -43,6 +43,7 @@ from dicomnet.ul.events import (
     ReleaseRequested,
     UlEvent,
 )
+from dicomnet.ul.negotiation import SupportedContext
 
 if TYPE_CHECKING:
     from dicomnet.ae import ApplicationEntity
@@ -86,7 +87,7 @@ class Association(threading.Thread):
         super().__init__(daemon=True, name=f"dicomnet-{mode}")
         self.ae = ae
         self.mode = mode
-        self.lock: threading.Lock = ae._lock  # noqa: SLF001 - pynetdicom's AE-wide lock
+        self.lock: threading.Lock = ae._lock
         self.is_established = False
         self.is_rejected = False
         self.is_aborted = False
@@ -190,12 +191,12 @@ class Association(threading.Thread):
     # -- handlers --------------------------------------------------------------------------------
 
     def bind(
-        self, event: evt.EventType, handler: evt.EventHandlerType, args: list[Any] | None = None
+        self, event: evt.EventType, handler: Callable[..., Any], args: list[Any] | None = None
     ) -> None:
         """Bind ``handler`` to ``event`` (``handler(event, *args)``)."""
         self._registry.bind(event, handler, args)
 
-    def unbind(self, event: evt.EventType, handler: evt.EventHandlerType) -> None:
+    def unbind(self, event: evt.EventType, handler: Callable[..., Any]) -> None:
         """Unbind ``handler`` from ``event``."""
         self._registry.unbind(event, handler)
 
@@ -259,11 +260,8 @@ class Association(threading.Thread):
         return None if timeout is None else time.monotonic() + timeout
 
     def _wait_ended(self, deadline: float | None) -> bool:
-        """Until the transport is closed (reading it ourselves if nobody else does)."""
-        if self._channel.reads_here():
-            return self._channel.run_until(lambda: self._channel.finished, deadline)
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._channel.wait_closed(timeout)
+        """Until the transport is closed (reading it ourselves unless another thread is)."""
+        return self._channel.run_until(lambda: self._channel.finished, deadline)
 
     def run(self) -> None:
         """The reader thread: read, dispatch and run handlers until the association ends."""
@@ -305,9 +303,9 @@ class Association(threading.Thread):
         self.is_established = False
         self._notify(evt.EVT_CONN_CLOSE, {"address": self.remote.get("address")})
         if self._server is not None:
-            self._server._forget(self)  # noqa: SLF001
+            self._server._forget(self)
         else:
-            self.ae._forget_association(self)  # noqa: SLF001
+            self.ae._forget_association(self)
 
     def _on_requested(self, event: AssociateRequested) -> None:
         answer_request(self, event.request)

@@ -47,7 +47,7 @@ from dicomnet.dimse_primitives import (
 )
 
 if TYPE_CHECKING:
-    from dicomnet.association import Association  # type: ignore[import-not-found, unused-ignore]
+    from dicomnet.association import Association
     from dicomnet.presentation import PresentationContextTuple
 
 __all__ = [
@@ -275,7 +275,8 @@ class Event:
         if stream is None:
             dataset = Dataset()
         else:
-            dataset = _decode(stream.getvalue(), self.context.transfer_syntax)
+            transfer_syntax = self.context.transfer_syntax
+            dataset = _decode(stream.getvalue(), transfer_syntax)
         cache[attr] = (stream, dataset)
         return dataset
 

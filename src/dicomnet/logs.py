@@ -1,22 +1,18 @@
-"""Logging in pynetdicom's and DCMTK's style.
-
-Every logger is under ``"dicomnet"``, which has only a ``NullHandler`` until the application adds
-one (or calls :func:`debug_logger`). What is logged where:
+"""Logging in pynetdicom's and DCMTK's style, under the ``"dicomnet"`` logger (a NullHandler
+only, until the application adds a handler or calls :func:`debug_logger`).
 
 - INFO: one line per association step (:func:`association_summary`) and per DIMSE message
-  (:func:`dimse_summary`): message IDs, status codes, SOP class names, reasons; never the content
-  of a data set, so never patient data.
-- DEBUG: the dumps, :func:`pdu_dump` and :func:`dimse_dump`, logged by the standard handlers that
-  an association binds when ``LOG_HANDLER_LEVEL`` is ``"standard"``. They read ``event.pdu`` and
-  ``event.message``, which are dicomnet's own frozen dataclasses (``dicomnet.pdu.types``,
-  ``dicomnet.dimse.messages``), not pynetdicom's PDU and DIMSE classes. With DEBUG off they return
-  before touching the event.
+  (:func:`dimse_summary`): IDs, status codes, SOP class names, reasons; never data set content,
+  so never patient data.
+- DEBUG: :func:`pdu_dump` and :func:`dimse_dump`, logged by the standard handlers an association
+  binds when ``LOG_HANDLER_LEVEL`` is ``"standard"``. They read ``event.pdu``/``event.message``:
+  dicomnet's own dataclasses (``dicomnet.pdu.types``, ``dicomnet.dimse.messages``), not
+  pynetdicom's classes. With DEBUG off they return before touching the event.
 
-The dumps follow DCMTK's ``-d`` layout (its banners and labels), with the UID names of pydicom's
-dictionary as pynetdicom prints them (``=Verification SOP Class``). Passcodes and identity tokens
-are never printed, only their lengths. "Max Send PDV" is the largest fragment dicomnet really
-sends in one PDV (the peer's Maximum Length less the 6-byte PDV item head, made even), where
-DCMTK reports 6 bytes less.
+Dumps follow DCMTK's ``-d`` layout, with pydicom's UID names as pynetdicom prints them
+(``=Verification SOP Class``). Passcodes and identity tokens are never printed, only their
+lengths. "Max Send PDV" is the largest fragment dicomnet really sends (the peer's Maximum Length
+less the 6-byte PDV item head, made even); DCMTK reports 6 bytes less.
 """
 
 from __future__ import annotations
@@ -136,25 +132,12 @@ _REJECT_REASONS: Final[dict[int, dict[int, str]]] = {
         RejectReason.LOCAL_LIMIT_EXCEEDED: "local limit exceeded",
     },
 }
-_ABORT_SOURCES: Final[dict[int, str]] = {
-    AbortSource.SERVICE_USER: "DUL service-user",
-    AbortSource.RESERVED: "reserved",
-    AbortSource.SERVICE_PROVIDER: "DUL service-provider",
-}
-_ABORT_REASONS: Final[dict[int, str]] = {
-    AbortReason.NOT_SPECIFIED: "reason not specified",
-    AbortReason.UNRECOGNIZED_PDU: "unrecognised PDU",
-    AbortReason.UNEXPECTED_PDU: "unexpected PDU",
-    AbortReason.UNRECOGNIZED_PDU_PARAMETER: "unrecognised PDU parameter",
-    AbortReason.UNEXPECTED_PDU_PARAMETER: "unexpected PDU parameter",
-    AbortReason.INVALID_PDU_PARAMETER: "invalid PDU parameter value",
-}
 
 
 def _words(codes: type[IntEnum], value: int, default: str) -> str:
     """The name of ``value`` in ``codes`` as lower-case words, or ``default``."""
     try:
-        return codes(value).name.lower().replace("_", " ")
+        return codes(value).name.lower().replace("_", " ").replace("pdu", "PDU")
     except ValueError:
         return default
 
@@ -192,11 +175,6 @@ def _uid(uid: str) -> str:
     """``=Name`` for a UID pydicom knows, the UID itself otherwise."""
     name = UID(uid).name
     return uid if name == uid else f"={name}"
-
-
-def _uid_name(uid: str) -> str:
-    """The name pydicom knows for a UID, or the UID itself."""
-    return str(UID(uid).name)
 
 
 def _field(label: str, value: object, width: int = 29) -> str:
@@ -393,9 +371,7 @@ def _identity_rq(pdu: AAssociateRQ) -> list[str]:
 
 def _identity_ac(pdu: AAssociateAC) -> list[str]:
     item = pdu.user_item(UserIdentityAC)
-    if item is None:
-        return []
-    return [f"  Server Response: ({len(item.server_response)} bytes, not shown)"]
+    return [f"  Server Response: ({len(item.server_response)} bytes, not shown)"] if item else []
 
 
 def _unknown_items(pdu: AAssociateRQ | AAssociateAC) -> list[str]:
@@ -415,11 +391,10 @@ def _associate_rj(pdu: AAssociateRJ) -> list[str]:
 
 
 def _abort(pdu: AAbort) -> list[str]:
-    source = _ABORT_SOURCES.get(pdu.source, f"unknown source {pdu.source}")
+    source = _words(AbortSource, pdu.source, f"unknown source {pdu.source}")
+    reason = "(no value available)"  # the reason is significant only from the provider
     if pdu.source == AbortSource.SERVICE_PROVIDER:
-        reason = _ABORT_REASONS.get(pdu.reason, f"reserved reason {pdu.reason}")
-    else:
-        reason = "(no value available)"
+        reason = _words(AbortReason, pdu.reason, f"reserved reason {pdu.reason}")
     return [f"Abort Source: {source}", f"Abort Reason: {reason}"]
 
 
@@ -519,7 +494,7 @@ def _max_send_pdv(negotiated: Negotiated, requestor: bool, send_maximum_length: 
 
 def _contexts_summary(negotiated: Negotiated) -> list[str]:
     lines = [
-        f"Presentation context {ctx.context_id} ({_uid_name(ctx.abstract_syntax)}) rejected: "
+        f"Presentation context {ctx.context_id} ({UID(ctx.abstract_syntax).name}) rejected: "
         f"{describe_context_result(ctx.result)}"
         for ctx in negotiated.contexts
         if not ctx.accepted
@@ -535,15 +510,13 @@ def association_summary(
     *,
     send_maximum_length: int | None = None,
 ) -> list[str]:
-    """INFO lines in DCMTK's style for one step of association establishment.
+    """INFO lines in DCMTK's style for one step of association establishment, as ``role``
+    (``"requestor"`` or ``"acceptor"``).
 
-    ``role`` is ``"requestor"`` or ``"acceptor"``. ``outcome`` is None when the association is
-    being requested (``"Requesting Association"``) or was just received (``"Association
-    Received"``); a ``Negotiated`` once accepted (``"Association Accepted (Max Send PDV: N)"`` for
-    the requestor, ``"Association Acknowledged (...)"`` for the acceptor, then each rejected
-    presentation context with its reason); an ``AAssociateRJ`` when rejected (result, source and
-    reason in words). ``send_maximum_length`` is the Maximum Length we send with when it is not
-    simply the peer's (a local cap); by default the peer's announced value is used.
+    ``outcome`` None: ``"Requesting Association"`` / ``"Association Received"``. A ``Negotiated``:
+    ``"Association Accepted (Max Send PDV: N)"`` / ``"Association Acknowledged (...)"``, then each
+    rejected presentation context with its reason. An ``AAssociateRJ``: result, source and reason
+    in words. ``send_maximum_length`` is the Maximum Length we send with if not the peer's.
     """
     if role not in ("requestor", "acceptor"):
         raise ValueError(f"role must be 'requestor' or 'acceptor', not {role!r}")
@@ -569,18 +542,14 @@ class PduEvent(Protocol):
     """What the PDU handlers read from an event: ``event.pdu``, a dicomnet PDU dataclass."""
 
     @property
-    def pdu(self) -> object:
-        """The PDU sent or received."""
-        ...
+    def pdu(self) -> object: ...
 
 
 class DimseEvent(Protocol):
     """What the DIMSE handlers read: ``event.message`` and, if it has one, ``event.context_id``."""
 
     @property
-    def message(self) -> object:
-        """The DIMSE message sent or received."""
-        ...
+    def message(self) -> object: ...
 
 
 def _log_pdu(event: PduEvent, direction: str) -> None:

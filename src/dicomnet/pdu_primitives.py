@@ -31,6 +31,7 @@ __all__ = [
     "SOPClassCommonExtendedNegotiation",
     "SOPClassExtendedNegotiation",
     "UserIdentityNegotiation",
+    "build_role",
     "from_item",
 ]
 
@@ -201,3 +202,14 @@ def from_item(item: UserItem) -> NegotiationItem | None:  # noqa: PLR0911 - one 
             item.secondary_field or None,
         )
     return None
+
+
+def build_role(
+    uid: str, scu_role: bool = False, scp_role: bool = False
+) -> SCP_SCU_RoleSelectionNegotiation:
+    """An SCP/SCU role selection item to pass in ``AE.associate(ext_neg=[...])``.
+
+    ``build_role(CTImageStorage, scp_role=True)`` proposes that we act as the Storage SCP, as a
+    C-GET SCU must (PS3.7 D.3.3.4).
+    """
+    return SCP_SCU_RoleSelectionNegotiation(sop_class_uid=uid, scu_role=scu_role, scp_role=scp_role)

@@ -50,20 +50,20 @@ def request_association(
     assoc.requestor.requested_contexts = list(contexts)
     assoc.acceptor.ae_title = called_ae_title
     assoc.acceptor.address, assoc.acceptor.port = str(address[0]), int(address[1])
-    channel = assoc._channel  # noqa: SLF001
-    channel.address = address  # type: ignore[assignment]
-    channel.bind_address = bind_address  # type: ignore[assignment]
+    channel = assoc._channel
+    channel.address = address
+    channel.bind_address = bind_address
     LOGGER.info("Requesting Association")
     channel.send(rq)
     if channel.sock is not None:
         local = channel.sock.getsockname()
         assoc.requestor.address, assoc.requestor.port = str(local[0]), int(local[1])
-        assoc._notify(evt.EVT_CONN_OPEN, {"address": address})  # noqa: SLF001
+        assoc._notify(evt.EVT_CONN_OPEN, {"address": address})
     timeout = assoc.acse_timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     if not channel.run_until(lambda: _answered(assoc), deadline):
         LOGGER.error("No answer to the A-ASSOCIATE-RQ within the ACSE timeout: aborting")
-        assoc._send_abort(AbortSource.SERVICE_USER)  # noqa: SLF001
+        assoc._send_abort(AbortSource.SERVICE_USER)
     if not assoc.is_established:
         channel.run_until(lambda: channel.finished, deadline_after(channel.timeouts.artim))
 
@@ -79,11 +79,13 @@ def _answered(assoc: Association) -> bool:
 
 def on_accepted(assoc: Association) -> None:
     """The A-ASSOCIATE-AC came: record what was agreed; abort if no context is usable."""
-    conn = assoc._channel.conn  # noqa: SLF001
-    assert conn.accept is not None and conn.request is not None and conn.negotiated is not None
+    conn = assoc._channel.conn
+    assert conn.accept is not None
+    assert conn.request is not None
+    assert conn.negotiated is not None
     assoc.acceptor.load(conn.accept, ae_title=assoc.acceptor.ae_title)
     accepted, rejected = negotiated_contexts(conn.negotiated, conn.request, is_requestor=True)
-    assoc._established(accepted, rejected)  # noqa: SLF001
+    assoc._established(accepted, rejected)
     for context in rejected:
         LOGGER.warning(
             "Presentation context %s (%s) rejected: %s",
@@ -91,10 +93,10 @@ def on_accepted(assoc: Association) -> None:
             context.abstract_syntax,
             context.status,
         )
-    assoc._notify(evt.EVT_ACCEPTED)  # noqa: SLF001
+    assoc._notify(evt.EVT_ACCEPTED)
     if not accepted:
         LOGGER.error("No Acceptable Presentation Contexts")
-        assoc._send_abort(AbortSource.SERVICE_PROVIDER)  # noqa: SLF001
+        assoc._send_abort(AbortSource.SERVICE_PROVIDER)
         return
     LOGGER.info("Association Accepted (Max Send PDV: %d)", conn.send_maximum_length - 6)
-    assoc._notify(evt.EVT_ESTABLISHED)  # noqa: SLF001
+    assoc._notify(evt.EVT_ESTABLISHED)

@@ -6,7 +6,7 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
@@ -32,7 +32,7 @@ class AssociationServer:
     ``unbind`` also reach the live ones.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - pynetdicom's signature
         self,
         ae: ApplicationEntity,
         address: tuple[Any, ...],
@@ -68,9 +68,9 @@ class AssociationServer:
 
     def _on_accept(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
         assoc = Association(self.ae, "acceptor")
-        assoc._server = self  # noqa: SLF001
-        assoc._supported = self._supported  # noqa: SLF001
-        assoc._registry = self._registry.copy()  # noqa: SLF001
+        assoc._server = self
+        assoc._supported = self._supported
+        assoc._registry = self._registry.copy()
         assoc.acceptor.ae_title = self.ae_title
         assoc.acceptor.supported_contexts = self.contexts
         assoc.requestor.address, assoc.requestor.port = str(peer[0]), int(peer[1])
@@ -79,13 +79,13 @@ class AssociationServer:
         with self._children_lock:
             self._children.add(assoc)
         try:
-            assoc._channel.accepted(sock)  # noqa: SLF001
+            assoc._channel.accepted(sock)
         except OSError:
             LOGGER.warning("Connection from %s lost before it could be served", peer[0])
             self._forget(assoc)
             sock.close()
             return
-        assoc._notify(evt.EVT_CONN_OPEN, {"address": peer})  # noqa: SLF001
+        assoc._notify(evt.EVT_CONN_OPEN, {"address": peer})
         assoc.start()
 
     def _forget(self, assoc: Association) -> None:
@@ -101,7 +101,7 @@ class AssociationServer:
     def shutdown(self) -> None:
         """Stop accepting and close the listening socket (live associations carry on)."""
         self._listener.shutdown()
-        self.ae._forget_server(self)  # noqa: SLF001
+        self.ae._forget_server(self)
 
     def server_close(self) -> None:
         """Close the listening socket (as ``shutdown``)."""
@@ -110,14 +110,14 @@ class AssociationServer:
     # -- handlers --------------------------------------------------------------------------------
 
     def bind(
-        self, event: evt.EventType, handler: evt.EventHandlerType, args: list[Any] | None = None
+        self, event: evt.EventType, handler: Callable[..., Any], args: list[Any] | None = None
     ) -> None:
         """Bind ``handler`` for new associations and for the live ones."""
         self._registry.bind(event, handler, args)
         for assoc in self.active_associations:
             assoc.bind(event, handler, args)
 
-    def unbind(self, event: evt.EventType, handler: evt.EventHandlerType) -> None:
+    def unbind(self, event: evt.EventType, handler: Callable[..., Any]) -> None:
         """Unbind ``handler`` from new associations and from the live ones."""
         self._registry.unbind(event, handler)
         for assoc in self.active_associations:

@@ -18,9 +18,11 @@ from dicomnet.pdu.types import (
     UserIdentityRQ,
 )
 from dicomnet.pdu_primitives import (
+    AsynchronousOperationsWindowNegotiation,
     NegotiationItem,
     SCP_SCU_RoleSelectionNegotiation,
     SOPClassCommonExtendedNegotiation,
+    SOPClassExtendedNegotiation,
     UserIdentityNegotiation,
     from_item,
 )
@@ -98,7 +100,9 @@ class ServiceUser:
             return self.requested_contexts
         if cx_type == "supported":
             return self.supported_contexts
-        raise ValueError(f"Invalid 'cx_type', must be 'requested', 'supported' or 'pcdl': {cx_type}")
+        raise ValueError(
+            f"Invalid 'cx_type', must be 'requested', 'supported' or 'pcdl': {cx_type}"
+        )
 
     # -- extended negotiation --------------------------------------------------------------------
 
@@ -134,7 +138,7 @@ class ServiceUser:
     def asynchronous_operations(self) -> tuple[int, int]:
         """(invoked, performed), (1, 1) when not negotiated."""
         for item in self._items:
-            if hasattr(item, "maximum_number_operations_invoked"):
+            if isinstance(item, AsynchronousOperationsWindowNegotiation):
                 return (
                     item.maximum_number_operations_invoked,
                     item.maximum_number_operations_performed,
@@ -156,7 +160,7 @@ class ServiceUser:
         return {
             str(i.sop_class_uid): i.service_class_application_information or b""
             for i in self._items
-            if hasattr(i, "service_class_application_information")
+            if isinstance(i, SOPClassExtendedNegotiation)
         }
 
     @property

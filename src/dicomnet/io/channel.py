@@ -2,10 +2,13 @@
 
 Threads and locks:
 
-- Exactly one thread reads at a time: the association's reader thread once it runs ``run()``, or
-  before that the thread that set the channel up (a requestor negotiating inline). A thread that
-  must wait for something only the socket can bring, and is itself the reader (a handler sending a
-  request), reads the socket itself (``Waiter.get`` -> ``pump_until``); no thread ever polls.
+- Exactly one thread reads at a time: the one holding the read token. A thread waiting for
+  something only the socket can bring (a response, the end of a release) takes the token and reads
+  the socket itself (``Waiter.get`` -> ``run_until``), so a response reaches its caller without a
+  thread hand-off; a reader thread blocked in ``poll`` is woken through a pipe to step aside, and
+  takes the socket back once nobody has wanted it for ``LINGER`` seconds. A handler runs on the
+  thread holding the token; when it sends a request it reads for the response itself (it already
+  holds the token). Nothing ever polls a queue or sleeps.
 - ``_lock`` guards the ``Connection``; the bytes it produces are written under ``_write_lock``,
   taken before ``_lock`` is released, so that writes leave in the order the connection produced
   them while no lock is held across a blocking read.
@@ -54,6 +57,9 @@ _READ_SIZE: Final = 256 * 1024
 _IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 _POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 _ENDING: Final = (Aborted, Released)
+#: How long the reader thread leaves the socket to the thread that last read it (a requestor
+#: waiting for responses) before reading again itself.
+LINGER: Final = 0.05
 
 
 @dataclass(slots=True)
@@ -111,6 +117,12 @@ class Channel:
         self._pending: deque[UlEvent] = deque()
         self._waiters: dict[int, Waiter] = {}
         self._reader: int | None = None
+        # the read token: which thread reads, who wants to, whether the reader sits in poll
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._claims = 0
+        self._polling = False
+        self._linger_until = 0.0
         self._poll: select.poll | None = None
         self._wake_r = self._wake_w = -1
         self._artim: float | None = None
@@ -234,13 +246,22 @@ class Channel:
     ) -> None:
         """One DIMSE message, each P-DATA-TF written before the next is cut."""
         with self._message_lock:
-            steps = self.locked(lambda: self.conn.send_message(context_id, message, dataset))
-            while self.locked(lambda: next(steps, None)) is not None:
-                pass
+            with self._lock:
+                steps = self.conn.send_message(context_id, message, dataset)
+            while True:  # a step queues one P-DATA-TF and nothing else (DT-1 / AR-7)
+                with self._lock:
+                    if next(steps, None) is None:
+                        return
+                    out = self.conn.data_to_send()
+                    self._write_lock.acquire()
+                try:
+                    self._write(out)
+                finally:
+                    self._write_lock.release()
 
     def expect(self, message_id: int) -> Waiter:
         """Register for the responses to ``message_id``: call before sending the request."""
-        waiter = Waiter(self, message_id)
+        waiter = Waiter(self, message_id, self._cond)
         self._waiters[message_id] = waiter
         if self.closed and self._finished:
             waiter.end()
@@ -254,52 +275,112 @@ class Channel:
     # -- reading ---------------------------------------------------------------------------------
 
     def reads_here(self) -> bool:
-        """True if the calling thread is the one that reads (or nobody reads yet)."""
-        return self._reader is None or self._reader == threading.get_ident()
+        """True if the calling thread holds the read token."""
+        return self._owner == threading.get_ident()
+
+    def take_token(self, ready: Callable[[], bool] | None, deadline: float | None) -> bool:
+        """Become the reading thread; False if ``ready()`` came true or ``deadline`` passed first.
+
+        A reader thread blocked in ``poll`` is woken to step aside.
+        """
+        me = threading.get_ident()
+        with self._cond:
+            self._claims += 1
+            try:
+                while self._owner is not None:
+                    if ready is not None and ready():
+                        return False
+                    if self._polling:
+                        self._write_wake()
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+                if ready is not None and ready():
+                    return False
+                self._owner = me
+                return True
+            finally:
+                self._claims -= 1
+
+    def give_token(self) -> None:
+        """Stop reading; the reader thread takes over once nobody has claimed the token for a
+        moment (``LINGER``), so a burst of requests costs it no wake-ups."""
+        with self._cond:
+            self._owner = None
+            self._linger_until = time.monotonic() + LINGER
+            self._cond.notify_all()
 
     def run(self) -> None:
-        """The reader thread's loop: read and dispatch until the transport is closed."""
+        """The reader thread's loop: read and dispatch until the transport is closed.
+
+        It keeps the read token across reads and gives it up only to a thread that claims it.
+        """
         self._reader = threading.get_ident()
+        alive = True
         try:
-            while self.step(None):
-                pass
+            while alive and self._reader_takes_token():
+                try:
+                    while alive and not self._claims:
+                        alive = self.step(None, yield_to_claims=True)
+                finally:
+                    with self._cond:
+                        self._owner = None
+                        self._cond.notify_all()
         finally:
+            self._reader = None
             self._finish()
 
-    def pump_until(self, waiter: Waiter, deadline: float | None) -> None:
-        """Read and dispatch on this thread until ``waiter`` is ready or ``deadline`` passes."""
-        while not waiter.ready:
-            if deadline is not None and time.monotonic() >= deadline:
-                return
-            if not self.step(deadline):
-                waiter.end()
-                return
+    def _reader_takes_token(self) -> bool:
+        with self._cond:
+            while not self._finished:
+                if self._owner is None and self._claims == 0:
+                    remaining = self._linger_until - time.monotonic()
+                    if remaining <= 0 or self.closed:
+                        self._owner = threading.get_ident()
+                        return True
+                    self._cond.wait(remaining)
+                else:
+                    self._cond.wait()
+            return False
 
     def run_until(self, done: Callable[[], bool], deadline: float | None) -> bool:
-        """Read and dispatch on this thread until ``done()``; False if ``deadline`` passed first."""
-        while not done():
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            if not self.step(deadline):
-                return done()
-        return True
+        """Read and dispatch on this thread until ``done()``; False if ``deadline`` passed first.
 
-    def step(self, deadline: float | None) -> bool:
-        """Dispatch one queued event, or read once; False when there is nothing more to do."""
+        Another thread reading meanwhile may make ``done()`` true: then this one never reads.
+        """
+        owned = self.reads_here()
+        if not owned and not self.take_token(done, deadline):
+            return done()
+        try:
+            while not done():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                if not self.step(deadline):
+                    return done()
+            return True
+        finally:
+            if not owned:
+                self.give_token()
+
+    def step(self, deadline: float | None, *, yield_to_claims: bool = False) -> bool:
+        """Dispatch one queued event, or read once (the caller holds the token); False when there
+        is nothing more to do. The reader thread stops waiting when another thread claims."""
         if self._pending:
             self._dispatch(self._pending.popleft())
             return True
-        if self.closed or self.sock is None:
+        sock = self.sock
+        if self.closed or sock is None:
             self._finish()
             return False
-        self._read(self.sock, deadline)
+        self._read(sock, deadline, yield_to_claims)
         return True
 
-    def _read(self, sock: socket.socket, deadline: float | None) -> None:
+    def _read(self, sock: socket.socket, deadline: float | None, yield_to_claims: bool) -> None:
         try:
             count = sock.recv_into(self._view)
         except BlockingIOError:
-            if not self._wait_readable(deadline):
+            if not self._wait_readable(deadline, yield_to_claims):
                 return
             try:
                 count = sock.recv_into(self._view)
@@ -311,11 +392,19 @@ class Channel:
             count = 0
         self._received(count)
 
-    def _wait_readable(self, deadline: float | None) -> bool:
-        assert self._poll is not None
+    def _wait_readable(self, deadline: float | None, yield_to_claims: bool) -> bool:
+        poller = self._poll
+        assert poller is not None
         wait = _earliest(self._artim, self._idle, deadline)
         timeout = None if wait is None else max(0, int((wait - time.monotonic()) * 1000) + 1)
-        ready = self._poll.poll(timeout)
+        with self._cond:
+            if yield_to_claims and self._claims:
+                return False
+            self._polling = yield_to_claims
+        try:
+            ready = poller.poll(timeout)
+        finally:
+            self._polling = False
         if not ready:
             self._expire()
             return False
@@ -371,11 +460,14 @@ class Channel:
     # -- closing ---------------------------------------------------------------------------------
 
     def close_transport(self) -> None:
-        """Close the transport (CloseTransport). On the reading thread the socket is released at
-        once; a reader on another thread is woken and releases it. The handler hears of it once
-        the events before it have been dispatched."""
+        """Close the transport (CloseTransport). If this thread holds the read token, or nobody
+        does, the socket is released at once; a reader on another thread is woken and releases
+        it. The handler hears of it once the events before it have been dispatched."""
         self.closed = True
-        if self.reads_here():
+        with self._cond:
+            now = self._owner is None or self.reads_here()
+            self._cond.notify_all()
+        if now:
             self._release()
             return
         sock = self.sock
@@ -385,14 +477,19 @@ class Channel:
         self._wake()
 
     def _wake(self) -> None:
-        with self._lock:
-            if self._wake_w >= 0 and not self.reads_here():
-                with contextlib.suppress(OSError):
-                    os.write(self._wake_w, b"\0")
+        """Wake a thread blocked in ``poll`` (to see a new deadline or a closed transport)."""
+        with self._cond:
+            if self._owner is not None and not self.reads_here():
+                self._write_wake()
+
+    def _write_wake(self) -> None:
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"\0")
 
     def _release(self) -> None:
         """Close the socket and the wake pipe (once)."""
-        with self._lock:
+        with self._cond:
             self.closed = True
             sock, self.sock = self.sock, None
             fds = (self._wake_r, self._wake_w)
@@ -406,10 +503,11 @@ class Channel:
     def _finish(self) -> None:
         """Release everything, end the waiters, tell the handler (once)."""
         self._release()
-        with self._lock:
+        with self._cond:
             if self._finished:
                 return
             self._finished = True
+            self._cond.notify_all()
         self._end_waiters()
         self._closed_event.set()
         self.handler.channel_closed()

@@ -51,7 +51,7 @@ class Listener:
         self.sock = sock
         self.on_accept = on_accept
         self._wake_r, self._wake_w = os.pipe()
-        self._stopping = False
+        self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._serving: int | None = None
@@ -74,9 +74,9 @@ class Listener:
         backoff: int | None = None
         self._serving = threading.get_ident()
         try:
-            while not self._stopping:
+            while not self._stopping.is_set():
                 poller.poll(backoff)
-                if self._stopping:
+                if self._stopping.is_set():
                     break
                 backoff = self._accept_one()
         finally:
@@ -97,7 +97,7 @@ class Listener:
 
     def shutdown(self, timeout: float | None = 10.0) -> None:
         """Stop accepting, close the listening socket and wait for the accepting thread."""
-        self._stopping = True
+        self._stopping.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"\0")
         if self._serving is None:

@@ -18,16 +18,17 @@ __all__ = ["Waiter"]
 class Waiter:
     """The responses whose Message ID Being Responded To is ``message_id``, in arrival order.
 
-    The thread that reads the socket ``put``s them; the requesting thread ``get``s them. When the
-    requesting thread is itself the one that reads (a handler sending a request, or nobody reading
-    yet), ``get`` reads the socket itself until a response comes: nothing polls a shared queue.
+    ``get`` makes the waiting thread the reader (it takes the channel's read token and reads the
+    socket itself) unless another thread is reading: then it waits until that thread hands it a
+    response or gives the token up. Nothing polls a queue. ``cond`` is the channel's token
+    condition, so a response and a freed token wake the same wait.
     """
 
-    def __init__(self, channel: Channel, message_id: int) -> None:
+    def __init__(self, channel: Channel, message_id: int, cond: threading.Condition) -> None:
         self.message_id = message_id
         self._channel = channel
         self._items: deque[MessageReceived] = deque()
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = cond
         #: The association ended: no more responses will come.
         self.ended = False
 
@@ -35,7 +36,7 @@ class Waiter:
         """A response arrived."""
         with self._cond:
             self._items.append(item)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def end(self) -> None:
         """The association ended; wake the waiting thread."""
@@ -56,15 +57,9 @@ class Waiter:
     def get(self, timeout: float | None) -> MessageReceived | None:
         """The next response; None when ``timeout`` (seconds) passes or the association ends."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self._channel.reads_here():
-            self._channel.pump_until(self, deadline)
-            return self.take()
-        with self._cond:
-            self._cond.wait_for(self._has_item_or_end, timeout)
-            return self._items.popleft() if self._items else None
-
-    def _has_item_or_end(self) -> bool:
-        return bool(self._items) or self.ended
+        if not self._channel.run_until(lambda: self.ready, deadline) and not self._items:
+            return None
+        return self.take()
 
     def close(self) -> None:
         """Stop receiving: later responses to this message go to the channel's handler."""

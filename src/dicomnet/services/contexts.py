@@ -150,5 +150,5 @@ def _public(
             if is_requestor
             else (ctx.requestor_scp, ctx.requestor_scu)
         )
-        context._as_scu, context._as_scp = as_scu, as_scp  # noqa: SLF001 - set once negotiated
+        context._as_scu, context._as_scp = as_scu, as_scp
     return context

@@ -68,7 +68,9 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
     if isinstance(message, CEchoRQ):
         answer_echo(host, received, message)
     elif isinstance(message, CCancelRQ):
-        LOGGER.info("C-CANCEL for Message ID %d: nothing to cancel", message.message_id_being_responded_to)
+        LOGGER.info(
+            "C-CANCEL for Message ID %d: nothing to cancel", message.message_id_being_responded_to
+        )
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
 
@@ -78,10 +80,10 @@ def _unsupported(host: ServiceHost, context_id: int, message: DimseRequest) -> N
     _respond(
         host,
         context_id,
-        message.command_field,
-        message.message_id,
-        UNRECOGNISED_OPERATION,
-        getattr(message, "affected_sop_class_uid", None),
+        command_field=message.command_field,
+        message_id=message.message_id,
+        status=UNRECOGNISED_OPERATION,
+        sop_class_uid=getattr(message, "affected_sop_class_uid", None),
     )
 
 
@@ -94,16 +96,17 @@ def _reject(host: ServiceHost, rejected: CommandRejected) -> None:
     _respond(
         host,
         rejected.context_id,
-        error.command_field,
-        error.message_id,
-        error.status,
-        error.affected_sop_class_uid,
+        command_field=error.command_field,
+        message_id=error.message_id,
+        status=error.status,
+        sop_class_uid=error.affected_sop_class_uid,
     )
 
 
 def _respond(
     host: ServiceHost,
     context_id: int,
+    *,
     command_field: int,
     message_id: int,
     status: int,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Final
 
+from pydicom import config
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 from dicomnet.dimse.messages import DimseResponse
 
@@ -56,39 +57,36 @@ def _optional_value(keyword: str, value: Any) -> Any:
     return int(value)
 
 
-_TO_DATASET: Final[dict[str, Callable[[Any], Any]]] = {
-    "error_comment": str,
-    "offending_element": list,
-    "error_id": int,
-    "affected_sop_class_uid": str,
-    "affected_sop_instance_uid": str,
-    "number_of_remaining_suboperations": int,
-    "number_of_completed_suboperations": int,
-    "number_of_failed_suboperations": int,
-    "number_of_warning_suboperations": int,
+#: The optional response fields an SCU's status Dataset carries (pynetdicom's
+#: STATUS_OPTIONAL_KEYWORDS): field -> (tag, VR).
+_STATUS_ELEMENTS: Final[dict[str, tuple[int, str]]] = {
+    "offending_element": (0x0000_0901, "AT"),
+    "error_comment": (0x0000_0902, "LO"),
+    "error_id": (0x0000_0903, "US"),
+    "number_of_remaining_suboperations": (0x0000_1020, "US"),
+    "number_of_completed_suboperations": (0x0000_1021, "US"),
+    "number_of_failed_suboperations": (0x0000_1022, "US"),
+    "number_of_warning_suboperations": (0x0000_1023, "US"),
 }
-_KEYWORDS: Final[dict[str, str]] = {
-    "error_comment": "ErrorComment",
-    "offending_element": "OffendingElement",
-    "error_id": "ErrorID",
-    "affected_sop_class_uid": "AffectedSOPClassUID",
-    "affected_sop_instance_uid": "AffectedSOPInstanceUID",
-    "number_of_remaining_suboperations": "NumberOfRemainingSuboperations",
-    "number_of_completed_suboperations": "NumberOfCompletedSuboperations",
-    "number_of_failed_suboperations": "NumberOfFailedSuboperations",
-    "number_of_warning_suboperations": "NumberOfWarningSuboperations",
-}
+_STATUS_TAG: Final = 0x0000_0900
+
+
+def _element(tag: int, vr: str, value: Any) -> DataElement:
+    # values decoded from a command set are already well formed: skip pydicom's validation
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
 
 
 def response_status(rsp: DimseResponse) -> Dataset:
-    """The status ``Dataset`` an SCU method returns: Status and the optional elements present."""
-    dataset = Dataset()
-    dataset.Status = rsp.status
-    for name, keyword in _KEYWORDS.items():
+    """The status ``Dataset`` an SCU method returns: Status and the optional elements present
+    (built element by element: this is on every request's path)."""
+    elements: dict[BaseTag, DataElement | RawDataElement] = {
+        BaseTag(_STATUS_TAG): _element(_STATUS_TAG, "US", rsp.status)
+    }
+    for name, (tag, vr) in _STATUS_ELEMENTS.items():
         value = getattr(rsp, name, None)
         if value is not None:
-            setattr(dataset, keyword, _TO_DATASET[name](value))
-    return dataset
+            elements[BaseTag(tag)] = _element(tag, vr, list(value) if vr == "AT" else value)
+    return Dataset(elements)
 
 
 def status_dataset(code: int) -> Dataset:
