@@ -501,14 +501,17 @@ def report(results: dict[str, Result], floor: dict[str, Result]) -> None:
         r = results.get(other, {})
         if "echo" not in r:
             continue
-        idle = dicomnet["idle"]["cpu_ms"]
+        idle, other_idle = dicomnet["idle"]["cpu_ms"], r["idle"]["cpu_ms"]
         ratios = {
             f"echo round trip ({key[:-3]})": r["echo"][key] / dicomnet["echo"][key],
             "associations/s": dicomnet["assoc"]["per_s"] / r["assoc"]["per_s"],
-            "idle CPU (less)": r["idle"]["cpu_ms"] / idle if idle else math.inf,
+            "idle CPU (less)": other_idle / idle if idle and other_idle else math.nan,
         }
         for what, value in ratios.items():
-            print(f"  dicomnet / {label:10} {what:24} {value:8.2f}x")
+            shown = f"{value:8.2f}x" if not math.isnan(value) else "     n/a (a zero CPU time)"
+            print(f"  dicomnet / {label:10} {what:24} {shown}")
+    if "echo" in results.get("dcmtk", {}):
+        print("  (vs DCMTK: its assoc/s excludes the A-RELEASE round trip; idle CPU is storescp's)")
 
 
 def main() -> None:

@@ -146,7 +146,7 @@ def _async_ops(assoc: Association, rq: AAssociateRQ) -> None:
 def _accept(assoc: Association, rq: AAssociateRQ, ac: AAssociateAC) -> None:
     assoc.acceptor.accepted_common_extended = _common_extended(assoc, rq)
     _async_ops(assoc, rq)
-    assoc._channel.send(ac)
+    assoc._send_pdu(ac)
     assoc.acceptor.load(ac, ae_title=assoc.acceptor.ae_title)
     negotiated = assoc._channel.conn.negotiated
     assert negotiated is not None

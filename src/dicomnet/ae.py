@@ -344,7 +344,7 @@ class ApplicationEntity:
             )
         called = _ae_title(ae_title)
         assoc = Association(self, "requestor")
-        assoc._registry = registry_from(evt_handlers or [])
+        assoc._use_registry(registry_from(evt_handlers or []))
         request_association(
             assoc,
             address,

@@ -8,6 +8,7 @@ called ``AE.associate()`` and starts its reader only once established.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -18,13 +19,20 @@ from pydicom.dataset import Dataset
 
 from dicomnet import _config
 from dicomnet import events as evt
+from dicomnet._bytes import Buffer
 from dicomnet.acceptor import answer_request
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import Channel, ChannelTimeouts
+from dicomnet.logs import (
+    standard_dimse_recv_handler,
+    standard_dimse_sent_handler,
+    standard_pdu_recv_handler,
+    standard_pdu_sent_handler,
+)
 from dicomnet.pdu.codes import AbortSource
-from dicomnet.pdu.types import AAbort, AAssociateRJ, AReleaseRP, AReleaseRQ
+from dicomnet.pdu.types import AAbort, AAssociateRJ, AReleaseRP, AReleaseRQ, Pdu
 from dicomnet.presentation import PresentationContext, PresentationContextTuple
 from dicomnet.requestor import on_accepted
 from dicomnet.service_user import ServiceUser
@@ -41,6 +49,7 @@ from dicomnet.ul.events import (
     MessageReceived,
     Released,
     ReleaseRequested,
+    Transition,
     UlEvent,
 )
 from dicomnet.ul.negotiation import SupportedContext
@@ -53,6 +62,13 @@ __all__ = ["ACSE", "Association"]
 LOGGER = logging.getLogger("dicomnet.assoc")
 
 _DEFAULT_ARTIM: Final = 30.0
+#: pynetdicom's "standard" logging handlers: DCMTK-style PDU and DIMSE dumps at DEBUG.
+STANDARD_HANDLERS: Final[tuple[tuple[evt.NotificationEvent, Callable[..., None]], ...]] = (
+    (evt.EVT_PDU_RECV, standard_pdu_recv_handler),
+    (evt.EVT_PDU_SENT, standard_pdu_sent_handler),
+    (evt.EVT_DIMSE_RECV, standard_dimse_recv_handler),
+    (evt.EVT_DIMSE_SENT, standard_dimse_sent_handler),
+)
 _MODES: Final = ("requestor", "acceptor")
 
 
@@ -100,6 +116,7 @@ class Association(threading.Thread):
         self.network_timeout_response = "A-ABORT"
         self.config = _config.snapshot()
         self._registry = HandlerRegistry()
+        self._context = contextvars.copy_context() if self.config.pass_contextvars else None
         self._server: Any = None
         self._acse_timeout = ae.acse_timeout
         self._dimse_timeout = ae.dimse_timeout
@@ -146,6 +163,50 @@ class Association(threading.Thread):
     def registry(self) -> HandlerRegistry:
         """The handlers bound to this association."""
         return self._registry
+
+    def _use_registry(self, registry: HandlerRegistry) -> None:
+        """Take ``registry`` (from ``evt_handlers`` or a server), plus the standard logging
+        handlers when ``_config.LOG_HANDLER_LEVEL`` is "standard" and DEBUG logging is on."""
+        if self.config.log_handler_level == "standard" and LOGGER.isEnabledFor(logging.DEBUG):
+            for event, handler in STANDARD_HANDLERS:
+                registry.bind(event, handler)
+        self._registry = registry
+        self._refresh_hooks()
+
+    def _refresh_hooks(self) -> None:
+        """Ask the driver for raw data and transitions only while someone listens."""
+        registry, channel = self._registry, self._channel
+        wants_data = registry.is_bound(evt.EVT_DATA_RECV) or registry.is_bound(evt.EVT_DATA_SENT)
+        channel.data_hook = self._on_data if wants_data else None
+        if registry.is_bound(evt.EVT_FSM_TRANSITION):
+            channel.transition_hook = self._on_transitions
+            if channel.conn.transitions is None:
+                channel.conn.transitions = []
+        else:
+            channel.transition_hook = None
+            channel.conn.transitions = None
+
+    def _on_data(self, direction: str, buffers: list[Buffer]) -> None:
+        event = evt.EVT_DATA_RECV if direction == "recv" else evt.EVT_DATA_SENT
+        self._notify(event, {"data": b"".join(bytes(b) for b in buffers)})
+
+    def _on_transitions(self, transitions: list[Transition]) -> None:
+        for step in transitions:
+            self._notify(
+                evt.EVT_FSM_TRANSITION,
+                {
+                    "current_state": step.state,
+                    "fsm_event": step.event,
+                    "action": step.action,
+                    "next_state": step.next_state,
+                },
+            )
+
+    def _send_pdu(self, pdu: Pdu) -> None:
+        """Send an association-control PDU; EVT_PDU_SENT and EVT_ACSE_SENT follow."""
+        self._channel.send(pdu)
+        self._notify(evt.EVT_PDU_SENT, {"pdu": pdu})
+        self._notify(evt.EVT_ACSE_SENT, {"primitive": pdu})
 
     # -- timeouts (set on the AE, they reach live associations) ---------------------------------
 
@@ -195,10 +256,12 @@ class Association(threading.Thread):
     ) -> None:
         """Bind ``handler`` to ``event`` (``handler(event, *args)``)."""
         self._registry.bind(event, handler, args)
+        self._refresh_hooks()
 
     def unbind(self, event: evt.EventType, handler: Callable[..., Any]) -> None:
         """Unbind ``handler`` from ``event``."""
         self._registry.unbind(event, handler)
+        self._refresh_hooks()
 
     def get_events(self) -> list[evt.EventType]:
         """The events with handlers bound."""
@@ -222,7 +285,7 @@ class Association(threading.Thread):
         if not self.is_established:
             return
         try:
-            self._channel.send(AReleaseRQ())
+            self._send_pdu(AReleaseRQ())
         except LocalProtocolError:
             return  # a release or abort is already under way
         if self._in_reader_thread():
@@ -248,7 +311,7 @@ class Association(threading.Thread):
         if self._channel.finished:
             return
         try:
-            self._channel.send(AAbort(source=source, reason=0))
+            self._send_pdu(AAbort(source=source, reason=0))
         except LocalProtocolError:
             return
         self._aborted(local=True)
@@ -264,16 +327,23 @@ class Association(threading.Thread):
         return self._channel.run_until(lambda: self._channel.finished, deadline)
 
     def run(self) -> None:
-        """The reader thread: read, dispatch and run handlers until the association ends."""
-        self._channel.run()
+        """The reader thread: read, dispatch and run handlers until the association ends
+        (in a copy of the creator's context variables if ``_config.PASS_CONTEXTVARS``)."""
+        if self._context is not None:
+            self._context.run(self._channel.run)
+        else:
+            self._channel.run()
 
     # -- the driver's reports --------------------------------------------------------------------
 
     def channel_event(self, event: UlEvent) -> None:
         """An indication or confirmation from the upper layer (on the reading thread)."""
+        if self._registry.is_bound(evt.EVT_PDU_RECV) or self._registry.is_bound(evt.EVT_ACSE_RECV):
+            self._notify_received_pdu(event)
         if isinstance(event, MessageReceived | CommandRejected):
             if isinstance(event, MessageReceived) and self._registry.is_bound(evt.EVT_DIMSE_RECV):
-                self._notify(evt.EVT_DIMSE_RECV, {"message": event.message})
+                attrs = {"message": event.message, "context_id": event.context_id}
+                self._notify(evt.EVT_DIMSE_RECV, attrs)
             dispatch(self, event)
         elif isinstance(event, AssociateRequested):
             self._on_requested(event)
@@ -287,6 +357,12 @@ class Association(threading.Thread):
             self._on_released()
         elif isinstance(event, Aborted):
             self._on_aborted(event)
+
+    def _notify_received_pdu(self, event: UlEvent) -> None:
+        pdu = _received_pdu(event)
+        if pdu is not None:
+            self._notify(evt.EVT_PDU_RECV, {"pdu": pdu})
+            self._notify(evt.EVT_ACSE_RECV, {"primitive": pdu})
 
     def network_idle(self) -> None:
         """Nothing received for ``network_timeout`` seconds: abort, or release if so configured."""
@@ -334,7 +410,7 @@ class Association(threading.Thread):
     def _reject(self, reject: AAssociateRJ) -> None:
         """Send an A-ASSOCIATE-RJ (an acceptor, before accepting)."""
         try:
-            self._channel.send(reject)
+            self._send_pdu(reject)
         except LocalProtocolError as exc:
             raise RuntimeError("the association can no longer be rejected") from exc
         self.is_rejected = True
@@ -343,7 +419,7 @@ class Association(threading.Thread):
 
     def _on_release_requested(self) -> None:
         try:
-            self._channel.send(AReleaseRP())
+            self._send_pdu(AReleaseRP())
         except LocalProtocolError:
             self._owe_release_rp = True  # a release collision: we answer after our own
         if not self.is_released:
@@ -352,7 +428,7 @@ class Association(threading.Thread):
     def _on_released(self) -> None:
         if self._owe_release_rp:
             self._owe_release_rp = False
-            self._channel.send(AReleaseRP())
+            self._send_pdu(AReleaseRP())
         self._released()
 
     def _released(self) -> None:
@@ -398,7 +474,7 @@ class Association(threading.Thread):
         except LocalProtocolError as exc:
             LOGGER.warning("Response not sent: %s", exc)
             return
-        self._notify(evt.EVT_DIMSE_SENT, {"message": message})
+        self._notify(evt.EVT_DIMSE_SENT, {"message": message, "context_id": context_id})
 
     def abort_association(self) -> None:
         """A-ABORT from a service that cannot go on."""
@@ -436,7 +512,7 @@ class Association(threading.Thread):
                 self._channel.send_message(context_id, request)
             except LocalProtocolError:
                 return None
-            self._notify(evt.EVT_DIMSE_SENT, {"message": request})
+            self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
             received = waiter.get(self._dimse_timeout)
         finally:
             waiter.close()
@@ -445,5 +521,23 @@ class Association(threading.Thread):
                 LOGGER.error("No response within the DIMSE timeout: aborting the association")
                 self.abort()
             return None
-        self._notify(evt.EVT_DIMSE_RECV, {"message": received.message})
+        attrs = {"message": received.message, "context_id": received.context_id}
+        self._notify(evt.EVT_DIMSE_RECV, attrs)
         return received.message
+
+
+def _received_pdu(event: UlEvent) -> Pdu | None:
+    """The association-control PDU behind an indication (P-DATA-TF PDUs stream: not shown)."""
+    if isinstance(event, AssociateRequested):
+        return event.request
+    if isinstance(event, AssociateAccepted):
+        return event.accept
+    if isinstance(event, AssociateRejected):
+        return event.reject
+    if isinstance(event, ReleaseRequested):
+        return AReleaseRQ()
+    if isinstance(event, Released):
+        return AReleaseRP()
+    if isinstance(event, Aborted) and event.initiator == "peer":
+        return AAbort(source=event.source, reason=event.reason)
+    return None

@@ -54,7 +54,7 @@ def request_association(
     channel.address = address
     channel.bind_address = bind_address
     LOGGER.info("Requesting Association")
-    channel.send(rq)
+    assoc._send_pdu(rq)
     if channel.sock is not None:
         local = channel.sock.getsockname()
         assoc.requestor.address, assoc.requestor.port = str(local[0]), int(local[1])

@@ -70,7 +70,7 @@ class AssociationServer:
         assoc = Association(self.ae, "acceptor")
         assoc._server = self
         assoc._supported = self._supported
-        assoc._registry = self._registry.copy()
+        assoc._use_registry(self._registry.copy())
         assoc.acceptor.ae_title = self.ae_title
         assoc.acceptor.supported_contexts = self.contexts
         assoc.requestor.address, assoc.requestor.port = str(peer[0]), int(peer[1])

@@ -46,6 +46,7 @@ from dicomnet.ul.events import (
     Released,
     StartArtim,
     StopArtim,
+    Transition,
     UlEvent,
 )
 
@@ -107,6 +108,8 @@ class Channel:
         self.bind_address: tuple[str, int] | None = None
         #: Called with ("recv" | "sent", buffers) when set (EVT_DATA_RECV/EVT_DATA_SENT).
         self.data_hook: Callable[[str, list[Buffer]], None] | None = None
+        #: Called with the transitions the connection recorded, when it records them.
+        self.transition_hook: Callable[[list[Transition]], None] | None = None
         #: The transport is closed, or was never opened.
         self.closed = False
         self.write_failed = False
@@ -173,13 +176,18 @@ class Channel:
 
         Events are queued for the reading thread; bytes are written by this thread.
         """
+        transitions: list[Transition] = []
         with self._lock:
             result = action()
             out = self.conn.data_to_send()
             effects = self.conn.effects()
             self._pending.extend(self.conn.events_received())
+            if self.conn.transitions:
+                transitions, self.conn.transitions = self.conn.transitions, []
             if out:
                 self._write_lock.acquire()
+        if transitions and self.transition_hook is not None:
+            self.transition_hook(transitions)
         if out:
             try:
                 self._write(out)
@@ -249,15 +257,20 @@ class Channel:
             with self._lock:
                 steps = self.conn.send_message(context_id, message, dataset)
             while True:  # a step queues one P-DATA-TF and nothing else (DT-1 / AR-7)
+                transitions: list[Transition] = []
                 with self._lock:
                     if next(steps, None) is None:
                         return
                     out = self.conn.data_to_send()
+                    if self.conn.transitions:
+                        transitions, self.conn.transitions = self.conn.transitions, []
                     self._write_lock.acquire()
                 try:
                     self._write(out)
                 finally:
                     self._write_lock.release()
+                if transitions and self.transition_hook is not None:
+                    self.transition_hook(transitions)
 
     def expect(self, message_id: int) -> Waiter:
         """Register for the responses to ``message_id``: call before sending the request."""

@@ -15,6 +15,7 @@ from dicomnet.ul.events import (
     ReleaseRequested,
     StartArtim,
     StopArtim,
+    Transition,
     UlEvent,
 )
 from dicomnet.ul.fsm import ACTION_DESCRIPTIONS, TRANSITIONS, Action, Event, State
@@ -59,6 +60,7 @@ __all__ = [
     "State",
     "StopArtim",
     "SupportedContext",
+    "Transition",
     "UlConfig",
     "UlEvent",
     "advertised_maximum_length",

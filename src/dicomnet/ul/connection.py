@@ -50,7 +50,7 @@ from dicomnet.pdu.types import (
     Pdu,
 )
 from dicomnet.ul.actions import ACTIONS, ActionInput, DeliverPData, Indicate, SendPdu
-from dicomnet.ul.events import Effect, UlEvent
+from dicomnet.ul.events import Effect, Transition, UlEvent
 from dicomnet.ul.fsm import TRANSITIONS, Event, State
 from dicomnet.ul.negotiation import (
     DEFAULT_MAXIMUM_LENGTH,
@@ -117,6 +117,9 @@ class Connection:
         self._events: list[UlEvent] = []
         self._out: list[Buffer] = []
         self._effects: list[Effect] = []
+        #: A list to record every transition in (state, event, action, next state), for a
+        #: driver that reports them; None, the default, records nothing.
+        self.transitions: list[Transition] | None = None
         self._begin()
 
     def _begin(self) -> None:
@@ -246,6 +249,10 @@ class Connection:
                 self._sending = started  # nothing sent yet: no message is half sent
                 raise LocalProtocolError(f"cannot send P-DATA-TF in {self.state!r}")
             started = True
+            if self.transitions is not None:
+                action = TRANSITIONS[(self.state, Event.LOCAL_P_DATA)][0]
+                step = (self.state.value, Event.LOCAL_P_DATA.value, action.value)
+                self.transitions.append(Transition(*step, self.state.value))
             size = len(data)
             self._out.append(single_pdv_head(context_id, is_command, is_last, size))
             if size:
@@ -338,6 +345,8 @@ class Connection:
             if self.state is State.ESTABLISHED:
                 # Sta6 + Evt10 is DT-2, whose whole outcome is this (test_fast_paths pins it)
                 self._deliver = True
+                if self.transitions is not None:
+                    self.transitions.append(Transition("Sta6", "Evt10", "DT-2", "Sta6"))
             else:
                 self._deliver = False
                 self._fire(Event.RECV_P_DATA)
@@ -394,6 +403,10 @@ class Connection:
         encoded = iter(
             [encode_pdu_parts(i.pdu) for i in outcome.instructions if isinstance(i, SendPdu)]
         )
+        if self.transitions is not None:
+            self.transitions.append(
+                Transition(self.state.value, event.value, action.value, outcome.state.value)
+            )
         self.state = outcome.state
         for instruction in outcome.instructions:
             if isinstance(instruction, SendPdu):

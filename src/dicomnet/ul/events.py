@@ -23,6 +23,7 @@ __all__ = [
     "Released",
     "StartArtim",
     "StopArtim",
+    "Transition",
     "UlEvent",
 ]
 
@@ -107,3 +108,13 @@ class StopArtim:
 
 
 Effect = OpenTransport | CloseTransport | StartArtim | StopArtim
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One step of the state machine, recorded when the owner asks for them (a trace)."""
+
+    state: str
+    event: str
+    action: str
+    next_state: str
