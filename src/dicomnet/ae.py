@@ -357,6 +357,7 @@ class ApplicationEntity:
         if assoc.is_established:
             with self._lock:
                 self._requestors.add(assoc)
+            assoc._channel.linger()
             assoc.start()
         return assoc
 

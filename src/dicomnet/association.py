@@ -117,6 +117,8 @@ class Association(threading.Thread):
         self.config = _config.snapshot()
         self._registry = HandlerRegistry()
         self._context = contextvars.copy_context() if self.config.pass_contextvars else None
+        #: Set for a server's spare acceptor: its thread waits here until it is given a socket.
+        self._handed: threading.Event | None = None
         self._server: Any = None
         self._acse_timeout = ae.acse_timeout
         self._dimse_timeout = ae.dimse_timeout
@@ -326,9 +328,21 @@ class Association(threading.Thread):
         """Until the transport is closed (reading it ourselves unless another thread is)."""
         return self._channel.run_until(lambda: self._channel.finished, deadline)
 
+    def _refresh_from_ae(self) -> None:
+        """Take the AE's settings and ``_config`` as they are now (a spare taken into service)."""
+        ae = self.ae
+        self.config = _config.snapshot()
+        self._context = contextvars.copy_context() if self.config.pass_contextvars else None
+        self.acse_timeout, self.dimse_timeout = ae.acse_timeout, ae.dimse_timeout
+        self.network_timeout, self.connection_timeout = ae.network_timeout, ae.connection_timeout
+
     def run(self) -> None:
         """The reader thread: read, dispatch and run handlers until the association ends
         (in a copy of the creator's context variables if ``_config.PASS_CONTEXTVARS``)."""
+        if self._handed is not None:
+            self._handed.wait()
+            if self._channel.sock is None:
+                return  # a spare the server no longer needs
         if self._context is not None:
             self._context.run(self._channel.run)
         else:

@@ -55,19 +55,38 @@ class AssociationServer:
         self.socket = listening_socket(address)
         self.server_address: tuple[Any, ...] = tuple(self.socket.getsockname())
         self._listener = Listener(self.socket, self._on_accept)
+        self._spare: Association | None = None
 
     # -- serving ---------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
         """Accept associations on this thread until ``shutdown``."""
+        self._spare = self._spare or self._new_spare()
         self._listener.serve_forever()
 
     def start(self) -> None:
         """Accept associations on a daemon thread."""
+        self._spare = self._spare or self._new_spare()
         self._listener.start(name=f"dicomnet-server-{self.server_address[1]}")
 
+    def _new_spare(self) -> Association:
+        """An acceptor whose thread is already running, waiting for a connection: starting a
+        thread costs a context switch or two, which a new association should not wait for."""
+        spare = Association(self.ae, "acceptor")
+        spare._handed = threading.Event()
+        spare.start()
+        return spare
+
     def _on_accept(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
-        assoc = Association(self.ae, "acceptor")
+        assoc, self._spare = self._spare, None
+        if assoc is None:
+            assoc = self._new_spare()
+        assoc._refresh_from_ae()
+        self._hand_over(assoc, sock, peer)
+        if not self._listener.stopping:
+            self._spare = self._new_spare()
+
+    def _hand_over(self, assoc: Association, sock: socket.socket, peer: tuple[Any, ...]) -> None:
         assoc._server = self
         assoc._supported = self._supported
         assoc._use_registry(self._registry.copy())
@@ -84,9 +103,16 @@ class AssociationServer:
             LOGGER.warning("Connection from %s lost before it could be served", peer[0])
             self._forget(assoc)
             sock.close()
+            self._release_spare(assoc)
             return
         assoc._notify(evt.EVT_CONN_OPEN, {"address": peer})
-        assoc.start()
+        assert assoc._handed is not None
+        assoc._handed.set()
+
+    @staticmethod
+    def _release_spare(spare: Association | None) -> None:
+        if spare is not None and spare._handed is not None:
+            spare._handed.set()  # without a socket: its thread ends
 
     def _forget(self, assoc: Association) -> None:
         with self._children_lock:
@@ -101,6 +127,8 @@ class AssociationServer:
     def shutdown(self) -> None:
         """Stop accepting and close the listening socket (live associations carry on)."""
         self._listener.shutdown()
+        spare, self._spare = self._spare, None
+        self._release_spare(spare)
         self.ae._forget_server(self)
 
     def server_close(self) -> None:

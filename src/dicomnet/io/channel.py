@@ -316,6 +316,12 @@ class Channel:
             finally:
                 self._claims -= 1
 
+    def linger(self) -> None:
+        """Let the reader thread, when it starts, leave the socket to the thread that has just
+        used it (a requestor about to send its first request) for ``LINGER`` seconds."""
+        with self._cond:
+            self._linger_until = time.monotonic() + LINGER
+
     def give_token(self) -> None:
         """Stop reading; the reader thread takes over once nobody has claimed the token for a
         moment (``LINGER``), so a burst of requests costs it no wake-ups."""

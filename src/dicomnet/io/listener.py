@@ -57,6 +57,11 @@ class Listener:
         self._serving: int | None = None
 
     @property
+    def stopping(self) -> bool:
+        """``shutdown`` has been called."""
+        return self._stopping.is_set()
+
+    @property
     def address(self) -> Address:
         """The bound address (with the port the kernel chose for port 0)."""
         return tuple(self.sock.getsockname())
