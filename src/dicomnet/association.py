@@ -114,6 +114,8 @@ class Association(threading.Thread):
         self.accepted_contexts: list[PresentationContext] = []
         self.rejected_contexts: list[PresentationContext] = []
         self.network_timeout_response = "A-ABORT"
+        #: The A-ASSOCIATE-RJ, once the association has been rejected (by either side).
+        self.rejection: AAssociateRJ | None = None
         self.config = _config.snapshot()
         self._registry = HandlerRegistry()
         self._context = contextvars.copy_context() if self.config.pass_contextvars else None

@@ -83,6 +83,16 @@ def _echo(channel: Channel, message_id: int, timeout: float = IO_TIMEOUT) -> CEc
     return received.message
 
 
+def _threads_of_requests(handler: Recorder) -> list[int]:
+    """The threads that dispatched the one request the handler is waiting for."""
+    assert handler.wait_for(lambda: bool(handler.of(MessageReceived)))
+    return [
+        thread
+        for event, thread in zip(handler.events, handler.event_threads, strict=True)
+        if isinstance(event, MessageReceived)
+    ]
+
+
 # -- negotiation and release --------------------------------------------------------------------
 
 
@@ -148,8 +158,7 @@ def test_a_waiter_that_holds_the_token_reads_its_response_itself(pair: ChannelPa
     # the reader thread takes the socket back once nobody claims it (LINGER)
     del reads[:]
     pair.acceptor.send_message(1, echo_request(77))
-    assert pair.rq_handler.wait_for(lambda: bool(pair.rq_handler.events))
-    assert pair.rq_handler.event_threads == [reader.ident]
+    assert _threads_of_requests(pair.rq_handler) == [reader.ident]
     assert reads
     assert {ident for ident, _ in reads} == {reader.ident}
 
@@ -265,8 +274,7 @@ def test_a_waiter_times_out_and_gives_the_token_back(pair: ChannelPair) -> None:
     assert 0.15 <= time.monotonic() - started < 2
     assert not pair.requestor.reads_here()
     pair.acceptor.send_message(1, echo_request(10))  # the reader thread reads again
-    assert pair.rq_handler.wait_for(lambda: bool(pair.rq_handler.events))
-    assert pair.rq_handler.event_threads == [reader.ident]
+    assert _threads_of_requests(pair.rq_handler) == [reader.ident]
 
 
 def test_a_waiter_registered_after_the_end_is_already_ended(pair: ChannelPair) -> None:

@@ -328,7 +328,8 @@ class Channel:
         with self._cond:
             self._owner = None
             self._linger_until = time.monotonic() + LINGER
-            self._cond.notify_all()
+            if self._claims:  # a lingering reader thread wakes by itself when LINGER is over
+                self._cond.notify_all()
 
     def run(self) -> None:
         """The reader thread's loop: read and dispatch until the transport is closed.
