@@ -121,10 +121,13 @@ class Channel:
         self._waiters: dict[int, Waiter] = {}
         self._reader: int | None = None
         # the read token: which thread reads, who wants to, whether the reader sits in poll
-        self._cond = threading.Condition(threading.Lock())
+        self._token_lock = threading.Lock()
+        #: The reader thread waits on this one; every other thread on its own (``condition()``).
+        self._cond = threading.Condition(self._token_lock)
+        self._claimants: list[threading.Condition] = []
         self._owner: int | None = None
-        self._claims = 0
         self._polling = False
+        self._reader_timed = False
         self._linger_until = 0.0
         self._poll: select.poll | None = None
         self._wake_r = self._wake_w = -1
@@ -274,7 +277,7 @@ class Channel:
 
     def expect(self, message_id: int) -> Waiter:
         """Register for the responses to ``message_id``: call before sending the request."""
-        waiter = Waiter(self, message_id, self._cond)
+        waiter = Waiter(self, message_id, self.condition())
         self._waiters[message_id] = waiter
         if self.closed and self._finished:
             waiter.end()
@@ -291,14 +294,25 @@ class Channel:
         """True if the calling thread holds the read token."""
         return self._owner == threading.get_ident()
 
-    def take_token(self, ready: Callable[[], bool] | None, deadline: float | None) -> bool:
+    def condition(self) -> threading.Condition:
+        """A condition on the token's lock, for one thread to wait on (a ``Waiter``'s)."""
+        return threading.Condition(self._token_lock)
+
+    def take_token(
+        self,
+        ready: Callable[[], bool] | None,
+        deadline: float | None,
+        cond: threading.Condition | None = None,
+    ) -> bool:
         """Become the reading thread; False if ``ready()`` came true or ``deadline`` passed first.
 
-        A reader thread blocked in ``poll`` is woken to step aside.
+        The caller waits on ``cond`` (its own: a response put in its waiter, or the token set
+        free, wakes it and nobody else). A reader thread blocked in ``poll`` is woken to step aside.
         """
         me = threading.get_ident()
-        with self._cond:
-            self._claims += 1
+        cond = cond or self.condition()
+        with cond:
+            self._claimants.append(cond)
             try:
                 while self._owner is not None:
                     if ready is not None and ready():
@@ -308,28 +322,39 @@ class Channel:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return False
-                    self._cond.wait(remaining)
+                    cond.wait(remaining)
                 if ready is not None and ready():
                     return False
                 self._owner = me
                 return True
             finally:
-                self._claims -= 1
+                self._claimants.remove(cond)
+
+    @property
+    def _claims(self) -> int:
+        return len(self._claimants)
+
+    def _set_free(self) -> None:
+        """The token is free (the caller holds ``_token_lock``): wake whoever wants it. A reader
+        thread lingering on a timed wait is left alone: it wakes by itself when LINGER is over."""
+        self._owner = None
+        for claimant in self._claimants:
+            claimant.notify()
+        if not self._claimants and not self._reader_timed:
+            self._cond.notify()
 
     def linger(self) -> None:
         """Let the reader thread, when it starts, leave the socket to the thread that has just
         used it (a requestor about to send its first request) for ``LINGER`` seconds."""
-        with self._cond:
+        with self._token_lock:
             self._linger_until = time.monotonic() + LINGER
 
     def give_token(self) -> None:
         """Stop reading; the reader thread takes over once nobody has claimed the token for a
         moment (``LINGER``), so a burst of requests costs it no wake-ups."""
-        with self._cond:
-            self._owner = None
+        with self._token_lock:
             self._linger_until = time.monotonic() + LINGER
-            if self._claims:  # a lingering reader thread wakes by itself when LINGER is over
-                self._cond.notify_all()
+            self._set_free()
 
     def run(self) -> None:
         """The reader thread's loop: read and dispatch until the transport is closed.
@@ -341,12 +366,11 @@ class Channel:
         try:
             while alive and self._reader_takes_token():
                 try:
-                    while alive and not self._claims:
+                    while alive and not self._claimants:
                         alive = self.step(None, yield_to_claims=True)
                 finally:
-                    with self._cond:
-                        self._owner = None
-                        self._cond.notify_all()
+                    with self._token_lock:
+                        self._set_free()
         finally:
             self._reader = None
             self._finish()
@@ -354,23 +378,33 @@ class Channel:
     def _reader_takes_token(self) -> bool:
         with self._cond:
             while not self._finished:
-                if self._owner is None and self._claims == 0:
+                if self._owner is None and not self._claimants:
                     remaining = self._linger_until - time.monotonic()
                     if remaining <= 0 or self.closed:
                         self._owner = threading.get_ident()
                         return True
-                    self._cond.wait(remaining)
+                    self._reader_timed = True
+                    try:
+                        self._cond.wait(remaining)
+                    finally:
+                        self._reader_timed = False
                 else:
                     self._cond.wait()
             return False
 
-    def run_until(self, done: Callable[[], bool], deadline: float | None) -> bool:
+    def run_until(
+        self,
+        done: Callable[[], bool],
+        deadline: float | None,
+        cond: threading.Condition | None = None,
+    ) -> bool:
         """Read and dispatch on this thread until ``done()``; False if ``deadline`` passed first.
 
-        Another thread reading meanwhile may make ``done()`` true: then this one never reads.
+        Another thread reading meanwhile may make ``done()`` true (and notify ``cond``): then
+        this one never reads.
         """
         owned = self.reads_here()
-        if not owned and not self.take_token(done, deadline):
+        if not owned and not self.take_token(done, deadline, cond):
             return done()
         try:
             while not done():
@@ -486,7 +520,7 @@ class Channel:
         self.closed = True
         with self._cond:
             now = self._owner is None or self.reads_here()
-            self._cond.notify_all()
+            self._wake_everyone()
         if now:
             self._release()
             return
@@ -495,6 +529,12 @@ class Channel:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self._wake()
+
+    def _wake_everyone(self) -> None:
+        """Wake the reader thread and every claimant (the caller holds ``_token_lock``)."""
+        self._cond.notify_all()
+        for claimant in self._claimants:
+            claimant.notify()
 
     def _wake(self) -> None:
         """Wake a thread blocked in ``poll`` (to see a new deadline or a closed transport)."""
@@ -527,7 +567,7 @@ class Channel:
             if self._finished:
                 return
             self._finished = True
-            self._cond.notify_all()
+            self._wake_everyone()
         self._end_waiters()
         self._closed_event.set()
         self.handler.channel_closed()

@@ -20,8 +20,8 @@ class Waiter:
 
     ``get`` makes the waiting thread the reader (it takes the channel's read token and reads the
     socket itself) unless another thread is reading: then it waits until that thread hands it a
-    response or gives the token up. Nothing polls a queue. ``cond`` is the channel's token
-    condition, so a response and a freed token wake the same wait.
+    response or gives the token up. Nothing polls a queue. ``cond`` is this waiter's own condition
+    on the channel's token lock, so a response and a freed token wake this wait and no other.
     """
 
     def __init__(self, channel: Channel, message_id: int, cond: threading.Condition) -> None:
@@ -36,13 +36,13 @@ class Waiter:
         """A response arrived."""
         with self._cond:
             self._items.append(item)
-            self._cond.notify_all()
+            self._cond.notify()
 
     def end(self) -> None:
         """The association ended; wake the waiting thread."""
         with self._cond:
             self.ended = True
-            self._cond.notify_all()
+            self._cond.notify()
 
     @property
     def ready(self) -> bool:
@@ -57,7 +57,10 @@ class Waiter:
     def get(self, timeout: float | None) -> MessageReceived | None:
         """The next response; None when ``timeout`` (seconds) passes or the association ends."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._channel.run_until(lambda: self.ready, deadline) and not self._items:
+        if (
+            not self._channel.run_until(lambda: self.ready, deadline, self._cond)
+            and not self._items
+        ):
             return None
         return self.take()
 
