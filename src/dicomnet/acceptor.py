@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet.logs import association_summary
 from dicomnet.pdu.codes import RejectReason, RejectResult, RejectSource
 from dicomnet.pdu.types import (
     AAssociateAC,
@@ -31,33 +32,32 @@ LOGGER = logging.getLogger("dicomnet.acse")
 def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
     """Answer the A-ASSOCIATE-RQ (on the association's reader thread)."""
     assoc.requestor.load(rq, ae_title=rq.calling_ae_title)
-    LOGGER.info("Association Received from %s (%s)", rq.calling_ae_title, assoc.requestor.address)
+    LOGGER.info("Association Received from %s at %s", rq.calling_ae_title, assoc.requestor.address)
     assoc._notify(evt.EVT_REQUESTED)
     if assoc.is_rejected or assoc.is_aborted or assoc.is_established:
         return  # an EVT_REQUESTED handler answered already
     if _too_many(assoc):
-        LOGGER.warning(
-            "Association rejected: more than %d associations", assoc.ae.maximum_associations
-        )
-        assoc._reject(
+        LOGGER.warning("More than %d associations: rejecting", assoc.ae.maximum_associations)
+        _reject(
+            assoc,
             AAssociateRJ(
                 result=RejectResult.TRANSIENT,
                 source=RejectSource.SERVICE_PROVIDER_PRESENTATION,
                 reason=RejectReason.LOCAL_LIMIT_EXCEEDED,
-            )
+            ),
         )
         return
     answer = negotiate_as_acceptor(rq, _policy(assoc))
     if isinstance(answer, AAssociateRJ):
-        LOGGER.warning(
-            "Association Rejected: result %d, source %d, reason %d",
-            answer.result,
-            answer.source,
-            answer.reason,
-        )
-        assoc._reject(answer)
+        _reject(assoc, answer)
         return
     _accept(assoc, rq, answer)
+
+
+def _reject(assoc: Association, reject: AAssociateRJ) -> None:
+    for line in association_summary("acceptor", reject):
+        LOGGER.warning("%s", line)
+    assoc._reject(reject)
 
 
 def _too_many(assoc: Association) -> bool:
@@ -152,16 +152,8 @@ def _accept(assoc: Association, rq: AAssociateRQ, ac: AAssociateAC) -> None:
     assert negotiated is not None
     accepted, rejected = negotiated_contexts(negotiated, rq, is_requestor=False)
     assoc._established(accepted, rejected)
-    LOGGER.info(
-        "Association Acknowledged (Max Send PDV: %d)",
-        assoc._channel.conn.send_maximum_length - 6,
-    )
-    for context in rejected:
-        LOGGER.info(
-            "Presentation context %s (%s) rejected: %s",
-            context.context_id,
-            context.abstract_syntax,
-            context.status,
-        )
+    send_max = assoc._channel.conn.send_maximum_length
+    for line in association_summary("acceptor", negotiated, send_maximum_length=send_max):
+        LOGGER.info("%s", line)
     assoc._notify(evt.EVT_ACCEPTED)
     assoc._notify(evt.EVT_ESTABLISHED)

@@ -26,6 +26,7 @@ from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import Channel, ChannelTimeouts
 from dicomnet.logs import (
+    association_summary,
     standard_dimse_recv_handler,
     standard_dimse_sent_handler,
     standard_pdu_recv_handler,
@@ -415,12 +416,8 @@ class Association(threading.Thread):
     def _on_rejected(self, reject: AAssociateRJ) -> None:
         self.is_rejected = True
         self.rejection = reject
-        LOGGER.error(
-            "Association Rejected: result %d, source %d, reason %d",
-            reject.result,
-            reject.source,
-            reject.reason,
-        )
+        for line in association_summary(self.mode, reject):
+            LOGGER.error("%s", line)
         self._notify(evt.EVT_REJECTED)
 
     def _reject(self, reject: AAssociateRJ) -> None:

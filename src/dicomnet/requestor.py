@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet.logs import association_summary
 from dicomnet.pdu.codes import AbortSource
 from dicomnet.pdu_primitives import NegotiationItem
 from dicomnet.presentation import PresentationContext
@@ -86,17 +87,14 @@ def on_accepted(assoc: Association) -> None:
     assoc.acceptor.load(conn.accept, ae_title=assoc.acceptor.ae_title)
     accepted, rejected = negotiated_contexts(conn.negotiated, conn.request, is_requestor=True)
     assoc._established(accepted, rejected)
-    for context in rejected:
-        LOGGER.warning(
-            "Presentation context %s (%s) rejected: %s",
-            context.context_id,
-            context.abstract_syntax,
-            context.status,
-        )
     assoc._notify(evt.EVT_ACCEPTED)
+    send_max = assoc._channel.conn.send_maximum_length
     if not accepted:
+        for line in association_summary("requestor", conn.negotiated, send_maximum_length=send_max):
+            LOGGER.warning("%s", line)
         LOGGER.error("No Acceptable Presentation Contexts")
         assoc._send_abort(AbortSource.SERVICE_PROVIDER)
         return
-    LOGGER.info("Association Accepted (Max Send PDV: %d)", conn.send_maximum_length - 6)
+    for line in association_summary("requestor", conn.negotiated, send_maximum_length=send_max):
+        LOGGER.info("%s", line)
     assoc._notify(evt.EVT_ESTABLISHED)
