@@ -61,11 +61,10 @@ def _reject(assoc: Association, reject: AAssociateRJ) -> None:
 
 
 def _too_many(assoc: Association) -> bool:
+    """Whether the server already serves ``maximum_associations`` associations (counted from
+    their A-ASSOCIATE-RQ: a connection that never sends one takes no place here)."""
     server = assoc._server
-    if server is None:
-        return False
-    others = [a for a in server.active_associations if a is not assoc]
-    return len(others) >= assoc.ae.maximum_associations
+    return server is not None and not server._admit(assoc, assoc.ae.maximum_associations)
 
 
 def _policy(assoc: Association) -> AcceptorPolicy:

@@ -208,8 +208,10 @@ class Association(threading.Thread):
             )
 
     def _send_pdu(self, pdu: Pdu) -> None:
-        """Send an association-control PDU; EVT_PDU_SENT and EVT_ACSE_SENT follow."""
+        """Send an association-control PDU; EVT_PDU_SENT and EVT_ACSE_SENT follow if it went."""
         self._channel.send(pdu)
+        if self._channel.connect_error is not None:
+            return  # the A-ASSOCIATE-RQ never left: the connection failed
         self._notify(evt.EVT_PDU_SENT, {"pdu": pdu})
         self._notify(evt.EVT_ACSE_SENT, {"primitive": pdu})
 
@@ -457,6 +459,12 @@ class Association(threading.Thread):
             LOGGER.error("Association Aborted (source %d, reason %d)", event.source, event.reason)
         elif event.initiator == "local":
             LOGGER.error("Protocol error: the association was aborted (reason %d)", event.reason)
+        elif self._channel.connect_error is not None:
+            LOGGER.error(
+                "Association Request Failed: cannot connect to %s: %s",
+                self._channel.address,
+                self._channel.connect_error,
+            )
         else:
             LOGGER.error("The peer closed the connection")
         self._aborted(local=False)

@@ -51,6 +51,7 @@ class AssociationServer:
         self._supported = supported_contexts(self.contexts)
         self._registry: HandlerRegistry = registry_from(evt_handlers or [])
         self._children: set[Association] = set()
+        self._admitted: set[Association] = set()
         self._children_lock = threading.Lock()
         self.socket = listening_socket(address)
         self.server_address: tuple[Any, ...] = tuple(self.socket.getsockname())
@@ -117,6 +118,15 @@ class AssociationServer:
     def _forget(self, assoc: Association) -> None:
         with self._children_lock:
             self._children.discard(assoc)
+            self._admitted.discard(assoc)
+
+    def _admit(self, assoc: Association, limit: int) -> bool:
+        """Count ``assoc`` among the associations served, unless ``limit`` are already."""
+        with self._children_lock:
+            if len(self._admitted) >= limit:
+                return False
+            self._admitted.add(assoc)
+            return True
 
     @property
     def active_associations(self) -> list[Association]:

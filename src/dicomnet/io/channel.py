@@ -112,6 +112,8 @@ class Channel:
         self.transition_hook: Callable[[list[Transition]], None] | None = None
         #: The transport is closed, or was never opened.
         self.closed = False
+        #: Why the transport connection could not be opened (a requestor), if it could not.
+        self.connect_error: OSError | None = None
         self.write_failed = False
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -165,7 +167,8 @@ class Channel:
                 timeout=self.timeouts.connect,
                 source_address=self.bind_address,
             )
-        except OSError:
+        except OSError as exc:
+            self.connect_error = exc
             self.closed = True
             self.locked(self.conn.receive_eof)  # Sta4 + Evt17: A-P-ABORT indication
             return
