@@ -226,7 +226,9 @@ class ChannelPair:
         """Request the association and read until it is accepted."""
         start_requestor(self.requestor, self.rq_sock, rq or make_request())
         deadline = time.monotonic() + IO_TIMEOUT
-        assert self.requestor.run_until(lambda: bool(self.rq_handler.of(AssociateAccepted)), deadline)
+        assert self.requestor.run_until(
+            lambda: bool(self.rq_handler.of(AssociateAccepted)), deadline
+        )
 
     def start_reader(self) -> threading.Thread:
         """The requestor's reader thread."""

@@ -8,6 +8,7 @@ it (``data_hook`` runs on the reading thread).
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 
 from dicomnet.dimse.messages import CEchoRSP, CStoreRQ
 from dicomnet.io import Channel, ChannelTimeouts, Waiter
-from dicomnet.pdu import AReleaseRQ, PDataTF, PDV
+from dicomnet.pdu import PDV, AReleaseRQ, PDataTF
 from dicomnet.pdu.encode import encode_pdu_parts
 from dicomnet.ul import (
     Aborted,
@@ -206,6 +207,78 @@ def test_a_response_read_by_another_thread_reaches_its_waiter(pair: ChannelPair)
     assert len(held) == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Channel.take_token returns False without waking the reader thread when its "
+    "ready() is true once the token is free: _set_free() notified only the claimants, the "
+    "reader thread waits untimed in _reader_takes_token (it saw a claimant), and the last "
+    "claimant leaves _claimants without notifying _cond; the reader never reads again until "
+    "some other thread claims the token (peer requests, A-RELEASE-RQ, A-ABORT are not read)",
+)
+def test_the_reader_resumes_after_a_claimant_is_served_by_another_threads_read() -> None:
+    """Main holds the token and reads, in one recv, the responses to B's request and to its own;
+    it gives the token back before B wakes; B, served, leaves without taking the token. The
+    reader thread must then read again (here: an unsolicited request from the peer)."""
+    ours, theirs = tcp_pair()
+    handler = Responder()
+    channel = Channel(Connection(), handler)
+    handler.channel = channel
+    peer = ManualPeer(theirs)
+    start_requestor(channel, ours, make_request())
+    peer.accept_association()
+    assert channel.run_until(lambda: bool(handler.of(AssociateAccepted)), _deadline())
+    reader = threading.Thread(target=channel.run, daemon=True)
+    reader.start()
+
+    def answer_both_in_one_write() -> None:
+        for _ in range(2):
+            peer.receive(MessageReceived)
+        data = b""
+        for message_id in (2, 1):
+            for _ in peer.conn.send_message(
+                1, CEchoRSP(message_id_being_responded_to=message_id, status=0)
+            ):
+                data += b"".join(bytes(b) for b in peer.conn.data_to_send())
+        peer.sock.sendall(data)
+
+    peer_thread = threading.Thread(target=answer_both_in_one_write, daemon=True)
+    peer_thread.start()
+    b_result: list[MessageReceived | None] = []
+
+    def thread_b() -> None:
+        waiter = channel.expect(2)
+        channel.send_message(1, echo_request(2))
+        b_result.append(waiter.get(IO_TIMEOUT))
+        waiter.close()
+
+    assert eventually(lambda: channel._polling)  # the reader thread is reading
+    assert channel.take_token(None, _deadline())  # it steps aside for the main thread
+    waiter = channel.expect(1)
+    channel.send_message(1, echo_request(1))
+    b = threading.Thread(target=thread_b, daemon=True)
+    b.start()
+    assert eventually(lambda: channel._claims == 1)  # B waits for the token
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.5)  # main keeps running until it blocks: B wakes after give_token
+    try:
+        received = waiter.get(IO_TIMEOUT)
+        waiter.close()
+        channel.give_token()
+    finally:
+        sys.setswitchinterval(switch)
+    try:
+        join_all([b, peer_thread])
+        assert received is not None
+        assert b_result[0] is not None
+        for _ in peer.conn.send_message(1, echo_request(99)):
+            peer.flush()
+        assert handler.wait_for(lambda: bool(handler.of(MessageReceived)), timeout=2)
+    finally:
+        channel.close_transport()
+        join_all([reader])
+        theirs.close()
+
+
 def test_concurrent_requests_from_several_threads_are_all_answered(pair: ChannelPair) -> None:
     pair.start_reader()
     requestor = pair.requestor
@@ -391,9 +464,9 @@ def test_a_timeout_change_reaches_a_running_channel() -> None:
 # -- a peer that misbehaves -----------------------------------------------------------------------
 
 
-def _manual_requestor(channel_timeouts: ChannelTimeouts | None = None) -> tuple[
-    Channel, EchoAcceptor, ManualPeer, threading.Thread
-]:
+def _manual_requestor(
+    channel_timeouts: ChannelTimeouts | None = None,
+) -> tuple[Channel, EchoAcceptor, ManualPeer, threading.Thread]:
     """Our acceptor channel (reader running) and an established hand-driven requestor."""
     handler = EchoAcceptor()
     channel = Channel(Connection(), handler, channel_timeouts)
