@@ -308,7 +308,10 @@ class ApplicationEntity:
             live = [a for a in self._requestors if not a._channel.finished]
             servers = list(self._servers)
         for server in servers:
-            live.extend(server.active_associations)
+            children = server.active_associations
+            live.extend(children)
+            if server.stopped and not children:
+                self._forget_server(server)  # stopped, and nothing of it is left
         return live
 
     def associate(  # noqa: PLR0917 - pynetdicom's signature
@@ -428,9 +431,6 @@ class ApplicationEntity:
             server.shutdown()
         for assoc in self.active_associations:
             assoc.abort()
-        for server in servers:
-            for assoc in server.active_associations:
-                assoc.abort()
 
 
 AE = ApplicationEntity

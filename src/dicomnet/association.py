@@ -244,7 +244,7 @@ class Association(threading.Thread):
     @network_timeout.setter
     def network_timeout(self, value: float | None) -> None:
         self._network_timeout = value
-        self._channel.timeouts.network = value
+        self._channel.set_network_timeout(value)
 
     @property
     def connection_timeout(self) -> float | None:
@@ -303,10 +303,15 @@ class Association(threading.Thread):
             self.abort()
 
     def abort(self, block: bool = True) -> None:
-        """Abort the association (A-ABORT); never blocks inside a handler."""
+        """Abort the association (A-ABORT).
+
+        When this returns the A-ABORT has been written, ``is_aborted`` is set and every thread
+        waiting for a response has been woken; it never waits for the peer (one that is hung, or
+        busy in a handler, would hold the caller up to the ARTIM time). The association's thread
+        waits for the peer to close the connection, at most ARTIM, as PS3.8 has it. ``block`` is
+        accepted for pynetdicom's signature.
+        """
         self._send_abort(AbortSource.SERVICE_USER)
-        if block and not self._in_reader_thread():
-            self._wait_ended(self._deadline(self._channel.timeouts.artim))
 
     def kill(self) -> None:
         """Abort and wait for the reader thread to finish."""
@@ -322,6 +327,7 @@ class Association(threading.Thread):
         except LocalProtocolError:
             return
         self._aborted(local=True)
+        self._channel.end_waiters()  # no response can come any more
 
     def _in_reader_thread(self) -> bool:
         return self._channel.reads_here()

@@ -135,11 +135,16 @@ class AssociationServer:
             return list(self._children)
 
     def shutdown(self) -> None:
-        """Stop accepting and close the listening socket (live associations carry on)."""
+        """Stop accepting and close the listening socket. Live associations carry on, and the
+        AE still lists them (``AE.active_associations``) until they end."""
         self._listener.shutdown()
         spare, self._spare = self._spare, None
         self._release_spare(spare)
-        self.ae._forget_server(self)
+
+    @property
+    def stopped(self) -> bool:
+        """``shutdown`` has been called (its live associations may still be running)."""
+        return self._listener.stopping
 
     def server_close(self) -> None:
         """Close the listening socket (as ``shutdown``)."""

@@ -207,14 +207,6 @@ def test_a_response_read_by_another_thread_reaches_its_waiter(pair: ChannelPair)
     assert len(held) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Channel.take_token returns False without waking the reader thread when its "
-    "ready() is true once the token is free: _set_free() notified only the claimants, the "
-    "reader thread waits untimed in _reader_takes_token (it saw a claimant), and the last "
-    "claimant leaves _claimants without notifying _cond; the reader never reads again until "
-    "some other thread claims the token (peer requests, A-RELEASE-RQ, A-ABORT are not read)",
-)
 def test_the_reader_resumes_after_a_claimant_is_served_by_another_threads_read() -> None:
     """Main holds the token and reads, in one recv, the responses to B's request and to its own;
     it gives the token back before B wakes; B, served, leaves without taking the token. The

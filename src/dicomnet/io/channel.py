@@ -35,6 +35,7 @@ from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.io.waiter import Waiter
+from dicomnet.io.writing import write_all
 from dicomnet.pdu.types import Pdu
 from dicomnet.ul.connection import Connection
 from dicomnet.ul.events import (
@@ -55,7 +56,6 @@ __all__ = ["Channel", "ChannelHandler", "ChannelTimeouts"]
 T = TypeVar("T")
 
 _READ_SIZE: Final = 256 * 1024
-_IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 _POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 _ENDING: Final = (Aborted, Released)
 #: How long the reader thread leaves the socket to the thread that last read it (a requestor
@@ -135,6 +135,7 @@ class Channel:
         self._wake_r = self._wake_w = -1
         self._artim: float | None = None
         self._idle: float | None = None
+        self._last_received = time.monotonic()
         self._finished = False
         self._closed_event = threading.Event()
 
@@ -224,27 +225,13 @@ class Channel:
             return
         if self.data_hook is not None:
             self.data_hook("sent", out)
-        buffers = [memoryview(b).cast("B") for b in out]
         try:
-            while buffers:
-                try:
-                    sent = sock.sendmsg(buffers[:_IOV_MAX])
-                except BlockingIOError:
-                    self._wait_writable(sock)
-                    continue
-                _consume(buffers, sent)
+            write_all(sock, out, self.timeouts.write)
         except OSError:
             # the peer went away (what it said before leaving is still to be read) or stalled
             self.write_failed = True
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_WR)
-
-    def _wait_writable(self, sock: socket.socket) -> None:
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLOUT)
-        timeout = self.timeouts.write
-        if not poller.poll(None if timeout is None else int(timeout * 1000)):
-            raise TimeoutError("the peer stopped reading")
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -332,6 +319,8 @@ class Channel:
                 return True
             finally:
                 self._claimants.remove(cond)
+                if self._owner is None and not self._claimants and not self._reader_timed:
+                    self._cond.notify()  # the reader waited for the claims to end
 
     @property
     def _claims(self) -> int:
@@ -496,8 +485,25 @@ class Channel:
             self.handler.network_idle()
 
     def _touch(self) -> None:
+        self._last_received = time.monotonic()
+        self._set_idle()
+
+    def _set_idle(self) -> None:
         network = self.timeouts.network
-        self._idle = None if network is None else time.monotonic() + network
+        self._idle = None if network is None else self._last_received + network
+
+    def set_network_timeout(self, seconds: float | None) -> None:
+        """Change the idle limit now, counted from the last data received; a thread waiting in
+        ``poll`` is woken to wait for the new deadline."""
+        self.timeouts.network = seconds
+        self._set_idle()
+        self._wake()
+
+    def end_waiters(self) -> None:
+        """No response can come any more (a local abort): wake every waiting requester, the
+        one reading the socket for its response included."""
+        self._end_waiters()
+        self._wake()
 
     def _dispatch(self, event: UlEvent) -> None:
         if isinstance(event, MessageReceived):
@@ -588,14 +594,3 @@ class Channel:
 def _earliest(*deadlines: float | None) -> float | None:
     present = [d for d in deadlines if d is not None]
     return min(present) if present else None
-
-
-def _consume(buffers: list[memoryview], sent: int) -> None:
-    """Drop what ``sendmsg`` wrote; resume a partly written buffer."""
-    while sent:
-        head = buffers[0]
-        if sent >= head.nbytes:
-            sent -= head.nbytes
-            del buffers[0]
-        else:
-            buffers[0], sent = head[sent:], 0

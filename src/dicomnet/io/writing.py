@@ -1,0 +1,47 @@
+"""Writing a scatter-gather list of buffers to a non-blocking socket, with a stall limit."""
+
+from __future__ import annotations
+
+import select
+import socket
+from typing import Final
+
+from dicomnet._bytes import Buffer
+
+__all__ = ["write_all"]
+
+_IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
+
+
+def write_all(sock: socket.socket, out: list[Buffer], stall_timeout: float | None) -> None:
+    """Write every buffer, in order, with ``sendmsg`` (partial writes resumed).
+
+    Raises ``TimeoutError`` when the peer takes nothing for ``stall_timeout`` seconds, and the
+    socket's ``OSError`` when the connection is gone.
+    """
+    buffers = [memoryview(b).cast("B") for b in out]
+    while buffers:
+        try:
+            sent = sock.sendmsg(buffers[:_IOV_MAX])
+        except BlockingIOError:
+            _wait_writable(sock, stall_timeout)
+            continue
+        _consume(buffers, sent)
+
+
+def _wait_writable(sock: socket.socket, timeout: float | None) -> None:
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLOUT)
+    if not poller.poll(None if timeout is None else int(timeout * 1000)):
+        raise TimeoutError("the peer stopped reading")
+
+
+def _consume(buffers: list[memoryview], sent: int) -> None:
+    """Drop what ``sendmsg`` wrote; resume a partly written buffer."""
+    while sent:
+        head = buffers[0]
+        if sent >= head.nbytes:
+            sent -= head.nbytes
+            del buffers[0]
+        else:
+            buffers[0], sent = head[sent:], 0
