@@ -57,19 +57,48 @@ def _element(tag: int, value: bytes) -> bytes:
     return _ELEMENT.pack(tag >> 16, tag & 0xFFFF, len(value)) + value
 
 
+#: Pseudo field names for the two elements every command set has that are not message fields.
+_COMMAND_FIELD_ENTRY: Final = "(command field)"
+_DATA_SET_TYPE_ENTRY: Final = "(data set type)"
+
+
+def _compute_layout(cls: type[DimseMessage]) -> tuple[tuple[str, int, str], ...]:
+    entries = [
+        (_COMMAND_FIELD_ENTRY, _COMMAND_FIELD, "US"),
+        (_DATA_SET_TYPE_ENTRY, _DATA_SET_TYPE, "US"),
+    ]
+    entries += [
+        (field.name, *COMMAND_ELEMENTS[field.name])
+        for field in dataclasses.fields(cls)
+        if field.name != "has_dataset"
+    ]
+    return tuple(sorted(entries, key=lambda entry: entry[1]))
+
+
+_LAYOUTS: Final = {cls: _compute_layout(cls) for cls in MESSAGE_TYPES.values()}
+
+
+def _layout(cls: type[DimseMessage]) -> tuple[tuple[str, int, str], ...]:
+    """A message type's elements as (field name, tag, VR), in ascending tag order (computed once
+    per type: this is on every message's path)."""
+    return _LAYOUTS[cls]
+
+
 def encode_command(message: DimseMessage) -> bytes:
     """Encode a DIMSE message's command set."""
-    elements: dict[int, bytes] = {
-        _COMMAND_FIELD: _US.pack(message.command_field),
-        _DATA_SET_TYPE: _US.pack(_DATASET_PRESENT if message.has_dataset else NO_DATASET),
-    }
-    for field in dataclasses.fields(message):
-        value = getattr(message, field.name)
-        if field.name == "has_dataset" or value is None:
-            continue
-        tag, vr = COMMAND_ELEMENTS[field.name]
-        elements[tag] = _encode_value(vr, value)
-    body = b"".join(_element(tag, elements[tag]) for tag in sorted(elements))
+    parts: list[bytes] = []
+    for name, tag, vr in _layout(type(message)):
+        if name == _COMMAND_FIELD_ENTRY:
+            raw = _US.pack(message.command_field)
+        elif name == _DATA_SET_TYPE_ENTRY:
+            raw = _US.pack(_DATASET_PRESENT if message.has_dataset else NO_DATASET)
+        else:
+            value = getattr(message, name)
+            if value is None:
+                continue
+            raw = _encode_value(vr, value)
+        parts.append(_element(tag, raw))
+    body = b"".join(parts)
     return _element(_GROUP_LENGTH, _UL.pack(len(body))) + body
 
 
@@ -126,17 +155,14 @@ def decode_command(data: Buffer) -> DimseMessage:
             has_dataset=has_dataset,
         )
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):
-        if field.name == "has_dataset":
-            continue
-        tag, vr = COMMAND_ELEMENTS[field.name]
+    for name, tag, vr in _layout(cls):
         raw = elements.get(tag & 0xFFFF)
-        if raw is None:
+        if raw is None or tag in (_COMMAND_FIELD, _DATA_SET_TYPE):
             continue
         value = _decode_value(vr, raw)
         if value is None:
-            raise _error(cls, f"element {field.name} is mistyped", _STATUS_MISTYPED, elements)
-        values[field.name] = value
+            raise _error(cls, f"element {name} is mistyped", _STATUS_MISTYPED, elements)
+        values[name] = value
     values["has_dataset"] = has_dataset  # absent: none (a data set then arriving aborts)
     try:
         return cls(**values)
