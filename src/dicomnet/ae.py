@@ -360,8 +360,7 @@ class ApplicationEntity:
         if assoc.is_established:
             with self._lock:
                 self._requestors.add(assoc)
-            assoc._channel.linger()
-            assoc.start()
+            assoc._start_reader_later()
         return assoc
 
     def _forget_association(self, assoc: Association) -> None:

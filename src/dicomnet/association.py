@@ -24,7 +24,8 @@ from dicomnet.acceptor import answer_request
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
-from dicomnet.io.channel import Channel, ChannelTimeouts
+from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts
+from dicomnet.io.timer import call_at
 from dicomnet.logs import (
     association_summary,
     standard_dimse_recv_handler,
@@ -122,6 +123,9 @@ class Association(threading.Thread):
         self._context = contextvars.copy_context() if self.config.pass_contextvars else None
         #: Set for a server's spare acceptor: its thread waits here until it is given a socket.
         self._handed: threading.Event | None = None
+        self._start_lock = threading.Lock()
+        self._reader_started = False
+        self._deferred = False
         self._server: Any = None
         self._acse_timeout = ae.acse_timeout
         self._dimse_timeout = ae.dimse_timeout
@@ -346,6 +350,41 @@ class Association(threading.Thread):
         self._context = contextvars.copy_context() if self.config.pass_contextvars else None
         self.acse_timeout, self.dimse_timeout = ae.acse_timeout, ae.dimse_timeout
         self.network_timeout, self.connection_timeout = ae.network_timeout, ae.connection_timeout
+
+    def _start_reader_later(self) -> None:
+        """A requestor just established: its caller reads for itself while it uses the
+        association, and the reader thread starts (on the process's timer thread) only once the
+        association has outlived ``LINGER``; one requested, used and released within that time
+        never costs a thread. Until then ``is_alive()`` and ``join()`` follow the connection."""
+        self._deferred = True
+        self._channel.linger()
+        call_at(time.monotonic() + LINGER, self._start_reader)
+
+    def _start_reader(self) -> None:
+        if not self._channel.finished:
+            self.start()
+
+    def start(self) -> None:
+        """Start the association's thread (once; later calls do nothing)."""
+        with self._start_lock:
+            if self._reader_started:
+                return
+            self._reader_started = True
+        super().start()
+
+    def is_alive(self) -> bool:
+        """Whether the association's thread runs (for a requestor whose thread has not started
+        yet: whether its connection is open)."""
+        if self._deferred and not self._reader_started:
+            return not self._channel.finished
+        return super().is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the association's thread (or, not started yet, its connection) to end."""
+        if self._deferred and not self._reader_started:
+            self._channel.wait_closed(timeout)
+            return
+        super().join(timeout)
 
     def run(self) -> None:
         """The reader thread: read, dispatch and run handlers until the association ends

@@ -537,7 +537,7 @@ def test_descriptors_return_to_baseline_after_an_association() -> None:
     pair = ChannelPair(requestor=Responder())
     pair.associate()
     pair.start_reader()
-    assert fd_count() == baseline + 2 + 2 + 2  # two sockets and two wake pipes
+    assert fd_count() == baseline + 2 + 2  # two sockets and two wake-up eventfds
     assert _echo(pair.requestor, 1).status == 0
     pair.requestor.send(AReleaseRQ())
     assert pair.requestor.run_until(lambda: pair.requestor.finished, _deadline())

@@ -21,7 +21,6 @@ Threads and locks:
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import threading
@@ -35,6 +34,7 @@ from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.io.waiter import Waiter
+from dicomnet.io.wakeup import Wakeup
 from dicomnet.io.writing import write_all
 from dicomnet.pdu.types import Pdu
 from dicomnet.ul.connection import Connection
@@ -55,7 +55,9 @@ __all__ = ["Channel", "ChannelHandler", "ChannelTimeouts"]
 
 T = TypeVar("T")
 
-_READ_SIZE: Final = 256 * 1024
+#: Bytes read at once: below malloc's mmap threshold, so the buffer of a new association comes
+#: from the heap (a larger one costs page faults on every association).
+_READ_SIZE: Final = 64 * 1024
 _POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 _ENDING: Final = (Aborted, Released)
 #: How long the reader thread leaves the socket to the thread that last read it (a requestor
@@ -132,7 +134,7 @@ class Channel:
         self._reader_timed = False
         self._linger_until = 0.0
         self._poll: select.poll | None = None
-        self._wake_r = self._wake_w = -1
+        self._wakeup: Wakeup | None = None
         self._artim: float | None = None
         self._idle: float | None = None
         self._last_received = time.monotonic()
@@ -146,12 +148,10 @@ class Channel:
         sock.setblocking(False)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        self._wakeup = Wakeup()
         self._poll = select.poll()
         self._poll.register(sock.fileno(), _POLL_IN)
-        self._poll.register(self._wake_r, select.POLLIN)
+        self._poll.register(self._wakeup.fd, select.POLLIN)
         self.sock = sock
         self._touch()
 
@@ -454,9 +454,9 @@ class Channel:
         if not ready:
             self._expire()
             return False
-        if any(fd == self._wake_r for fd, _ in ready):
-            with contextlib.suppress(OSError):
-                os.read(self._wake_r, 4096)
+        wakeup = self._wakeup
+        if wakeup is not None and any(fd == wakeup.fd for fd, _ in ready):
+            wakeup.drain()
             return not self.closed and len(ready) > 1
         return not self.closed
 
@@ -552,22 +552,20 @@ class Channel:
                 self._write_wake()
 
     def _write_wake(self) -> None:
-        if self._wake_w >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"\0")
+        """(The caller holds ``_token_lock``, under which the wake-up is also closed.)"""
+        if self._wakeup is not None:
+            self._wakeup.signal()
 
     def _release(self) -> None:
-        """Close the socket and the wake pipe (once)."""
+        """Close the socket and the wake-up descriptor (once)."""
         with self._cond:
             self.closed = True
             sock, self.sock = self.sock, None
-            fds = (self._wake_r, self._wake_w)
-            self._wake_r = self._wake_w = -1
+            wakeup, self._wakeup = self._wakeup, None
+            if wakeup is not None:
+                wakeup.close()
         if sock is not None:
             sock.close()
-        for fd in fds:
-            if fd >= 0:
-                os.close(fd)
 
     def _finish(self) -> None:
         """Release everything, end the waiters, tell the handler (once)."""
