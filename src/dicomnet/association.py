@@ -19,20 +19,14 @@ from pydicom.dataset import Dataset
 
 from dicomnet import _config
 from dicomnet import events as evt
-from dicomnet._bytes import Buffer
 from dicomnet.acceptor import answer_request
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts
 from dicomnet.io.timer import call_at
-from dicomnet.logs import (
-    association_summary,
-    standard_dimse_recv_handler,
-    standard_dimse_sent_handler,
-    standard_pdu_recv_handler,
-    standard_pdu_sent_handler,
-)
+from dicomnet.logs import association_summary
+from dicomnet.notifications import STANDARD_HANDLERS, received_pdu, refresh_hooks
 from dicomnet.pdu.codes import AbortSource
 from dicomnet.pdu.types import AAbort, AAssociateRJ, AReleaseRP, AReleaseRQ, Pdu
 from dicomnet.presentation import PresentationContext, PresentationContextTuple
@@ -51,7 +45,6 @@ from dicomnet.ul.events import (
     MessageReceived,
     Released,
     ReleaseRequested,
-    Transition,
     UlEvent,
 )
 from dicomnet.ul.negotiation import SupportedContext
@@ -64,13 +57,6 @@ __all__ = ["ACSE", "Association"]
 LOGGER = logging.getLogger("dicomnet.assoc")
 
 _DEFAULT_ARTIM: Final = 30.0
-#: pynetdicom's "standard" logging handlers: DCMTK-style PDU and DIMSE dumps at DEBUG.
-STANDARD_HANDLERS: Final[tuple[tuple[evt.NotificationEvent, Callable[..., None]], ...]] = (
-    (evt.EVT_PDU_RECV, standard_pdu_recv_handler),
-    (evt.EVT_PDU_SENT, standard_pdu_sent_handler),
-    (evt.EVT_DIMSE_RECV, standard_dimse_recv_handler),
-    (evt.EVT_DIMSE_SENT, standard_dimse_sent_handler),
-)
 _MODES: Final = ("requestor", "acceptor")
 
 
@@ -184,32 +170,7 @@ class Association(threading.Thread):
 
     def _refresh_hooks(self) -> None:
         """Ask the driver for raw data and transitions only while someone listens."""
-        registry, channel = self._registry, self._channel
-        wants_data = registry.is_bound(evt.EVT_DATA_RECV) or registry.is_bound(evt.EVT_DATA_SENT)
-        channel.data_hook = self._on_data if wants_data else None
-        if registry.is_bound(evt.EVT_FSM_TRANSITION):
-            channel.transition_hook = self._on_transitions
-            if channel.conn.transitions is None:
-                channel.conn.transitions = []
-        else:
-            channel.transition_hook = None
-            channel.conn.transitions = None
-
-    def _on_data(self, direction: str, buffers: list[Buffer]) -> None:
-        event = evt.EVT_DATA_RECV if direction == "recv" else evt.EVT_DATA_SENT
-        self._notify(event, {"data": b"".join(bytes(b) for b in buffers)})
-
-    def _on_transitions(self, transitions: list[Transition]) -> None:
-        for step in transitions:
-            self._notify(
-                evt.EVT_FSM_TRANSITION,
-                {
-                    "current_state": step.state,
-                    "fsm_event": step.event,
-                    "action": step.action,
-                    "next_state": step.next_state,
-                },
-            )
+        refresh_hooks(self, self._registry, self._channel)
 
     def _send_pdu(self, pdu: Pdu) -> None:
         """Send an association-control PDU; EVT_PDU_SENT and EVT_ACSE_SENT follow if it went."""
@@ -423,7 +384,7 @@ class Association(threading.Thread):
             self._on_aborted(event)
 
     def _notify_received_pdu(self, event: UlEvent) -> None:
-        pdu = _received_pdu(event)
+        pdu = received_pdu(event)
         if pdu is not None:
             self._notify(evt.EVT_PDU_RECV, {"pdu": pdu})
             self._notify(evt.EVT_ACSE_RECV, {"primitive": pdu})
@@ -590,20 +551,3 @@ class Association(threading.Thread):
         attrs = {"message": received.message, "context_id": received.context_id}
         self._notify(evt.EVT_DIMSE_RECV, attrs)
         return received.message
-
-
-def _received_pdu(event: UlEvent) -> Pdu | None:
-    """The association-control PDU behind an indication (P-DATA-TF PDUs stream: not shown)."""
-    if isinstance(event, AssociateRequested):
-        return event.request
-    if isinstance(event, AssociateAccepted):
-        return event.accept
-    if isinstance(event, AssociateRejected):
-        return event.reject
-    if isinstance(event, ReleaseRequested):
-        return AReleaseRQ()
-    if isinstance(event, Released):
-        return AReleaseRP()
-    if isinstance(event, Aborted) and event.initiator == "peer":
-        return AAbort(source=event.source, reason=event.reason)
-    return None
