@@ -125,6 +125,7 @@ class Connection:
     def _begin(self) -> None:
         """Forget everything about the previous association."""
         self.request: AAssociateRQ | None = None
+        self._encoded_request: list[Buffer] | None = None
         self.accept: AAssociateAC | None = None
         self.negotiated: Negotiated | None = None
         self._framer = PduFramer(
@@ -177,9 +178,10 @@ class Connection:
             raise LocalProtocolError(f"cannot send {type(pdu).__name__} in {self.state!r}")
         accepted: tuple[AAssociateAC, Negotiated] | None = None
         if isinstance(pdu, AAssociateRQ):
-            encode_pdu_parts(pdu)  # refuse an unencodable request now, not once connected
+            encoded = encode_pdu_parts(pdu)  # refuse an unencodable request now
             self._begin()
             self.is_requestor, self.request = True, pdu
+            self._encoded_request = encoded  # sent as it is once the transport is open (AE-2)
         elif isinstance(pdu, AAssociateAC):
             accepted = pdu, self._local_accept(pdu)
         elif isinstance(pdu, PDataTF):
@@ -372,6 +374,11 @@ class Connection:
         else:
             self._fire(event, pdu=pdu)
 
+    def _encode(self, pdu: Pdu) -> list[Buffer]:
+        if pdu is self.request and self._encoded_request is not None:
+            return self._encoded_request  # AE-2: the request encoded when it was sent
+        return encode_pdu_parts(pdu)
+
     def _fire_local(self, event: Event, pdu: Pdu | None = None) -> None:
         if (self.state, event) not in TRANSITIONS:
             raise LocalProtocolError(
@@ -401,7 +408,7 @@ class Connection:
         )
         # Encode before changing anything: a PDU that cannot be encoded raises LocalProtocolError.
         encoded = iter(
-            [encode_pdu_parts(i.pdu) for i in outcome.instructions if isinstance(i, SendPdu)]
+            [self._encode(i.pdu) for i in outcome.instructions if isinstance(i, SendPdu)]
         )
         if self.transitions is not None:
             self.transitions.append(
