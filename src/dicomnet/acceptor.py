@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet.errors import LocalProtocolError
 from dicomnet.logs import association_summary
 from dicomnet.pdu.codes import RejectReason, RejectResult, RejectSource
 from dicomnet.pdu.types import (
@@ -19,6 +20,7 @@ from dicomnet.pdu.types import (
 )
 from dicomnet.pdu_primitives import from_item
 from dicomnet.services.contexts import negotiated_contexts
+from dicomnet.ul.fsm import State
 from dicomnet.ul.negotiation import AcceptorPolicy, negotiate_as_acceptor
 
 if TYPE_CHECKING:
@@ -55,16 +57,16 @@ def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
 
 
 def _reject(assoc: Association, reject: AAssociateRJ) -> None:
-    for line in association_summary("acceptor", reject):
-        LOGGER.warning("%s", line)
-    assoc._reject(reject)
+    if assoc._reject(reject):
+        for line in association_summary("acceptor", reject):
+            LOGGER.warning("%s", line)
+    assoc.ae._unadmit(assoc)  # a rejected association takes no place
 
 
 def _too_many(assoc: Association) -> bool:
-    """Whether the server already serves ``maximum_associations`` associations (counted from
-    their A-ASSOCIATE-RQ: a connection that never sends one takes no place here)."""
-    server = assoc._server
-    return server is not None and not server._admit(assoc, assoc.ae.maximum_associations)
+    """Whether the AE already serves ``maximum_associations`` associations as acceptor (counted
+    from their A-ASSOCIATE-RQ: a connection that never sends one takes no place here)."""
+    return not assoc.ae._admit(assoc)
 
 
 def _policy(assoc: Association) -> AcceptorPolicy:
@@ -100,6 +102,8 @@ def _verify_identity(assoc: Association, item: UserIdentityRQ) -> tuple[bool, by
     }
     try:
         verified, response = assoc.registry.intervene(assoc, evt.EVT_USER_ID, attrs)
+        if response is not None:
+            response = bytes(response)
     except Exception:
         LOGGER.exception("Exception in the handler bound to 'evt.EVT_USER_ID': rejecting")
         return False, None
@@ -109,10 +113,10 @@ def _verify_identity(assoc: Association, item: UserIdentityRQ) -> tuple[bool, by
 def _extended(assoc: Association, info: dict[str, bytes]) -> Mapping[str, bytes]:
     try:
         answer = assoc.registry.intervene(assoc, evt.EVT_SOP_EXTENDED, {"app_info": info})
+        return {str(uid): bytes(value) for uid, value in dict(answer or {}).items()}
     except Exception:
-        LOGGER.exception("Exception in the handler bound to 'evt.EVT_SOP_EXTENDED'")
+        LOGGER.exception("The handler bound to 'evt.EVT_SOP_EXTENDED' failed: no reply items")
         return {}
-    return dict(answer or {})
 
 
 def _common_extended(assoc: Association, rq: AAssociateRQ) -> dict[str, Any]:
@@ -121,10 +125,10 @@ def _common_extended(assoc: Association, rq: AAssociateRQ) -> dict[str, Any]:
         return {}
     try:
         answer = assoc.registry.intervene(assoc, evt.EVT_SOP_COMMON, {"items": items})
+        return {uid: item for uid, item in dict(answer or {}).items() if uid in items}
     except Exception:
-        LOGGER.exception("Exception in the handler bound to 'evt.EVT_SOP_COMMON'")
+        LOGGER.exception("The handler bound to 'evt.EVT_SOP_COMMON' failed: none accepted")
         return {}
-    return {uid: item for uid, item in dict(answer or {}).items() if uid in items}
 
 
 def _async_ops(assoc: Association, rq: AAssociateRQ) -> None:
@@ -145,7 +149,14 @@ def _async_ops(assoc: Association, rq: AAssociateRQ) -> None:
 def _accept(assoc: Association, rq: AAssociateRQ, ac: AAssociateAC) -> None:
     assoc.acceptor.accepted_common_extended = _common_extended(assoc, rq)
     _async_ops(assoc, rq)
-    assoc._send_pdu(ac)
+    try:
+        assoc._send_pdu(ac)
+    except LocalProtocolError as exc:
+        if assoc._channel.conn.state is not State.AWAITING_LOCAL_ASSOCIATE_RESPONSE:
+            return  # overtaken: the peer aborted, or we were aborted, meanwhile
+        LOGGER.error("The A-ASSOCIATE-AC cannot be encoded (%s): rejecting", exc)
+        _reject(assoc, AAssociateRJ(result=2, source=1, reason=1))
+        return
     assoc.acceptor.load(ac, ae_title=assoc.acceptor.ae_title)
     negotiated = assoc._channel.conn.negotiated
     assert negotiated is not None

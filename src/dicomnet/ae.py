@@ -61,7 +61,10 @@ class ApplicationEntity:
     """A DICOM application entity: requests associations and serves them."""
 
     def __init__(self, ae_title: str = "DICOMNET") -> None:
+        #: pynetdicom's AE-wide lock, for users (``Association.lock``); dicomnet never takes it.
         self._lock = threading.Lock()
+        self._internal = threading.Lock()
+        self._admitted: set[Association] = set()
         self.ae_title = ae_title
         self._acse_timeout: float | None = 30
         self._dimse_timeout: float | None = 30
@@ -304,7 +307,7 @@ class ApplicationEntity:
     @property
     def active_associations(self) -> list[Association]:
         """Every live association of this AE, requested or accepted."""
-        with self._lock:
+        with self._internal:
             live = [a for a in self._requestors if not a._channel.finished]
             servers = list(self._servers)
         for server in servers:
@@ -358,13 +361,26 @@ class ApplicationEntity:
             bind_address=bind_address,
         )
         if assoc.is_established:
-            with self._lock:
+            with self._internal:
                 self._requestors.add(assoc)
             assoc._start_reader_later()
         return assoc
 
+    def _admit(self, assoc: Association) -> bool:
+        """Count an acceptor association that asked to be established, unless
+        ``maximum_associations`` are counted already (over all of this AE's servers)."""
+        with self._internal:
+            if len(self._admitted) >= self._maximum_associations:
+                return False
+            self._admitted.add(assoc)
+            return True
+
+    def _unadmit(self, assoc: Association) -> None:
+        with self._internal:
+            self._admitted.discard(assoc)
+
     def _forget_association(self, assoc: Association) -> None:
-        with self._lock:
+        with self._internal:
             self._requestors.discard(assoc)
 
     def make_server(  # noqa: PLR0917 - pynetdicom's signature
@@ -391,7 +407,7 @@ class ApplicationEntity:
             evt_handlers=evt_handlers,
             **kwargs,
         )
-        with self._lock:
+        with self._internal:
             self._servers.append(server)
         return server
 
@@ -418,13 +434,13 @@ class ApplicationEntity:
         return None
 
     def _forget_server(self, server: AssociationServer) -> None:
-        with self._lock:
+        with self._internal:
             if server in self._servers:
                 self._servers.remove(server)
 
     def shutdown(self) -> None:
         """Stop every server and abort every association."""
-        with self._lock:
+        with self._internal:
             servers = list(self._servers)
         for server in servers:
             server.shutdown()

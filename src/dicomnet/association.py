@@ -8,6 +8,7 @@ called ``AE.associate()`` and starts its reader only once established.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
@@ -20,7 +21,7 @@ from pydicom.dataset import Dataset
 from dicomnet import _config
 from dicomnet import events as evt
 from dicomnet.acceptor import answer_request
-from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage
+from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseResponse
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts
@@ -47,6 +48,7 @@ from dicomnet.ul.events import (
     ReleaseRequested,
     UlEvent,
 )
+from dicomnet.ul.fsm import State
 from dicomnet.ul.negotiation import SupportedContext
 
 if TYPE_CHECKING:
@@ -57,6 +59,14 @@ __all__ = ["ACSE", "Association"]
 LOGGER = logging.getLogger("dicomnet.assoc")
 
 _DEFAULT_ARTIM: Final = 30.0
+#: Processing failure (PS3.7 C.4): what a response that cannot be encoded is replaced with.
+PROCESSING_FAILURE: Final = 0x0110
+#: The states in which a received A-RELEASE-RQ is answered at once.
+_ANSWER_RELEASE: Final = frozenset(
+    {State.AWAITING_LOCAL_RELEASE_RESPONSE, State.COLLISION_REQUESTOR_AWAITING_LOCAL_RESPONSE}
+)
+#: How long an A-ABORT waits for a write stuck on another thread before giving the peer up.
+ABORT_WRITE_WAIT: Final = 1.0
 _MODES: Final = ("requestor", "acceptor")
 
 
@@ -172,9 +182,9 @@ class Association(threading.Thread):
         """Ask the driver for raw data and transitions only while someone listens."""
         refresh_hooks(self, self._registry, self._channel)
 
-    def _send_pdu(self, pdu: Pdu) -> None:
+    def _send_pdu(self, pdu: Pdu, *, write_wait: float | None = None) -> None:
         """Send an association-control PDU; EVT_PDU_SENT and EVT_ACSE_SENT follow if it went."""
-        self._channel.send(pdu)
+        self._channel.send(pdu, write_wait=write_wait)
         if self._channel.connect_error is not None:
             return  # the A-ASSOCIATE-RQ never left: the connection failed
         self._notify(evt.EVT_PDU_SENT, {"pdu": pdu})
@@ -288,7 +298,7 @@ class Association(threading.Thread):
         if self._channel.finished:
             return
         try:
-            self._send_pdu(AAbort(source=source, reason=0))
+            self._send_pdu(AAbort(source=source, reason=0), write_wait=ABORT_WRITE_WAIT)
         except LocalProtocolError:
             return
         self._aborted(local=True)
@@ -389,6 +399,10 @@ class Association(threading.Thread):
             self._notify(evt.EVT_PDU_RECV, {"pdu": pdu})
             self._notify(evt.EVT_ACSE_RECV, {"primitive": pdu})
 
+    def channel_failed(self) -> None:
+        """Handling what the peer sent failed (a bug, logged by the driver): abort."""
+        self.abort(block=False)
+
     def network_idle(self) -> None:
         """Nothing received for ``network_timeout`` seconds: abort, or release if so configured."""
         LOGGER.warning("Network timeout reached")
@@ -428,28 +442,39 @@ class Association(threading.Thread):
             LOGGER.error("%s", line)
         self._notify(evt.EVT_REJECTED)
 
-    def _reject(self, reject: AAssociateRJ) -> None:
-        """Send an A-ASSOCIATE-RJ (an acceptor, before accepting)."""
+    def _reject(self, reject: AAssociateRJ) -> bool:
+        """Send an A-ASSOCIATE-RJ (an acceptor, before accepting); False if it is too late (the
+        peer aborted meanwhile, or the association was answered already)."""
         try:
             self._send_pdu(reject)
-        except LocalProtocolError as exc:
-            raise RuntimeError("the association can no longer be rejected") from exc
+        except LocalProtocolError:
+            return False
         self.is_rejected = True
         self.rejection = reject
         self._notify(evt.EVT_REJECTED)
+        return True
 
     def _on_release_requested(self) -> None:
+        """Answer an A-RELEASE-RQ: at once (Sta8, and Sta9 in a collision as requestor), or
+        after our own release completes (Sta10: a collision as acceptor). In any other state
+        the peer has overtaken the request (an A-ABORT read with it): nothing to answer."""
+        state = self._channel.conn.state
+        if state is State.COLLISION_ACCEPTOR_AWAITING_RELEASE_RP:
+            self._owe_release_rp = True
+            return
+        if state not in _ANSWER_RELEASE:
+            return
         try:
             self._send_pdu(AReleaseRP())
         except LocalProtocolError:
-            self._owe_release_rp = True  # a release collision: we answer after our own
-        if not self.is_released:
-            self._released()
+            return  # overtaken meanwhile
+        self._released()
 
     def _on_released(self) -> None:
         if self._owe_release_rp:
             self._owe_release_rp = False
-            self._send_pdu(AReleaseRP())
+            with contextlib.suppress(LocalProtocolError):
+                self._send_pdu(AReleaseRP())
         self._released()
 
     def _released(self) -> None:
@@ -495,12 +520,25 @@ class Association(threading.Thread):
         return self._by_id[context_id].as_tuple
 
     def send_response(self, context_id: int, message: DimseMessage) -> None:
-        """Send a response; a response the association can no longer carry is dropped."""
+        """Send a response. One that cannot be encoded is replaced by a bare 0x0110 (processing
+        failure), so the peer is never left waiting; one the association can no longer carry is
+        dropped."""
         try:
             self._channel.send_message(context_id, message)
         except LocalProtocolError as exc:
-            LOGGER.warning("Response not sent: %s", exc)
-            return
+            if not self.is_established or not isinstance(message, DimseResponse):
+                LOGGER.warning("Response not sent: %s", exc)
+                return
+            LOGGER.error("Response cannot be sent (%s): answering 0x0110 instead", exc)
+            message = type(message)(
+                message_id_being_responded_to=message.message_id_being_responded_to,
+                status=PROCESSING_FAILURE,
+                affected_sop_class_uid=message.affected_sop_class_uid,
+            )
+            try:
+                self._channel.send_message(context_id, message)
+            except LocalProtocolError:
+                return
         self._notify(evt.EVT_DIMSE_SENT, {"message": message, "context_id": context_id})
 
     def abort_association(self) -> None:

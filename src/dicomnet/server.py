@@ -51,7 +51,6 @@ class AssociationServer:
         self._supported = supported_contexts(self.contexts)
         self._registry: HandlerRegistry = registry_from(evt_handlers or [])
         self._children: set[Association] = set()
-        self._admitted: set[Association] = set()
         self._children_lock = threading.Lock()
         self.socket = listening_socket(address)
         self.server_address: tuple[Any, ...] = tuple(self.socket.getsockname())
@@ -85,7 +84,10 @@ class AssociationServer:
         assoc._refresh_from_ae()
         self._hand_over(assoc, sock, peer)
         if not self._listener.stopping:
-            self._spare = self._new_spare()
+            try:
+                self._spare = self._new_spare()
+            except RuntimeError:  # no thread to spare now: the next connection starts its own
+                LOGGER.warning("Cannot start a spare association thread", exc_info=True)
 
     def _hand_over(self, assoc: Association, sock: socket.socket, peer: tuple[Any, ...]) -> None:
         assoc._server = self
@@ -118,15 +120,7 @@ class AssociationServer:
     def _forget(self, assoc: Association) -> None:
         with self._children_lock:
             self._children.discard(assoc)
-            self._admitted.discard(assoc)
-
-    def _admit(self, assoc: Association, limit: int) -> bool:
-        """Count ``assoc`` among the associations served, unless ``limit`` are already."""
-        with self._children_lock:
-            if len(self._admitted) >= limit:
-                return False
-            self._admitted.add(assoc)
-            return True
+        self.ae._unadmit(assoc)
 
     @property
     def active_associations(self) -> list[Association]:

@@ -15,12 +15,13 @@ Threads and locks:
 - ``_message_lock`` makes a whole DIMSE message one unit: two threads may send on one association;
   their messages are serialised, never interleaved.
 - Timers are deadlines the reader waits on in ``poll``; a change made by another thread (ARTIM
-  started by a local abort, a transport closed under the reader) wakes it through a pipe.
+  started by a local abort, a transport closed under the reader) wakes it through an eventfd.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import socket
 import threading
@@ -28,14 +29,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.io.waiter import Waiter
 from dicomnet.io.wakeup import Wakeup
-from dicomnet.io.writing import write_all
+from dicomnet.io.writing import poll_milliseconds, write_all
 from dicomnet.pdu.types import Pdu
 from dicomnet.ul.connection import Connection
 from dicomnet.ul.events import (
@@ -52,6 +53,8 @@ from dicomnet.ul.events import (
 )
 
 __all__ = ["Channel", "ChannelHandler", "ChannelTimeouts"]
+
+LOGGER = logging.getLogger("dicomnet.io")
 
 T = TypeVar("T")
 
@@ -90,6 +93,9 @@ class ChannelHandler(Protocol):
 
     def channel_closed(self) -> None:
         """The transport connection is closed; called once."""
+
+    def channel_failed(self) -> None:
+        """``channel_event`` raised (logged already): end the association, without raising."""
 
 
 class Channel:
@@ -163,25 +169,28 @@ class Channel:
     def _connect(self) -> None:
         assert self.address is not None
         try:
-            sock = socket.create_connection(
-                self.address[:2],
-                timeout=self.timeouts.connect,
-                source_address=self.bind_address,
-            )
+            sock = _open_connection(self.address, self.timeouts.connect, self.bind_address)
+            try:
+                self.adopt(sock)
+            except OSError:
+                sock.close()
+                raise
         except OSError as exc:
             self.connect_error = exc
             self.closed = True
             self.locked(self.conn.receive_eof)  # Sta4 + Evt17: A-P-ABORT indication
             return
-        self.adopt(sock)
         self.locked(self.conn.transport_connected)
 
     # -- the locked core -------------------------------------------------------------------------
 
-    def locked(self, action: Callable[[], T]) -> T:
+    def locked(self, action: Callable[[], T], *, write_wait: float | None = None) -> T:
         """Run ``action`` on the connection under its lock, then write and obey what it produced.
 
-        Events are queued for the reading thread; bytes are written by this thread.
+        Events are queued for the reading thread; bytes are written by this thread; the hooks
+        are called once no lock is held (a handler behind them may use the association).
+        ``write_wait``: how long to wait for a write in progress on another thread; past it the
+        peer is given up (it does not read): the socket is shut down and nothing more is written.
         """
         transitions: list[Transition] = []
         with self._lock:
@@ -191,18 +200,32 @@ class Channel:
             self._pending.extend(self.conn.events_received())
             if self.conn.transitions:
                 transitions, self.conn.transitions = self.conn.transitions, []
-            if out:
-                self._write_lock.acquire()
-        if transitions and self.transition_hook is not None:
-            self.transition_hook(transitions)
-        if out:
+            writing = bool(out) and self._take_write_lock(write_wait)
+        if writing:
             try:
                 self._write(out)
             finally:
                 self._write_lock.release()
+        self._run_hooks(transitions, out if writing else [])
         if effects:
             self._obey(effects)
         return result
+
+    def _take_write_lock(self, wait: float | None) -> bool:
+        if self._write_lock.acquire(timeout=-1 if wait is None else wait):
+            return True
+        self.write_failed = True  # a write has been stuck for ``wait``: the peer does not read
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    def _run_hooks(self, transitions: list[Transition], out: list[Buffer]) -> None:
+        if transitions and self.transition_hook is not None:
+            self.transition_hook(transitions)
+        if out and self.data_hook is not None and not self.write_failed:
+            self.data_hook("sent", out)
 
     def _obey(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -223,8 +246,6 @@ class Channel:
         sock = self.sock
         if sock is None or self.closed or self.write_failed:
             return
-        if self.data_hook is not None:
-            self.data_hook("sent", out)
         try:
             write_all(sock, out, self.timeouts.write)
         except OSError:
@@ -235,9 +256,13 @@ class Channel:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def send(self, pdu: Pdu) -> None:
-        """A local primitive (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE-RQ/RP, A-ABORT, P-DATA-TF)."""
-        self.locked(lambda: self.conn.send(pdu))
+    def send(self, pdu: Pdu, *, write_wait: float | None = None) -> None:
+        """A local primitive (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE-RQ/RP, A-ABORT, P-DATA-TF).
+
+        ``write_wait`` bounds the wait for a write stuck on another thread (see ``locked``):
+        an A-ABORT must not wait for a peer that does not read.
+        """
+        self.locked(lambda: self.conn.send(pdu), write_wait=write_wait)
 
     def send_message(
         self,
@@ -262,8 +287,7 @@ class Channel:
                     self._write(out)
                 finally:
                     self._write_lock.release()
-                if transitions and self.transition_hook is not None:
-                    self.transition_hook(transitions)
+                self._run_hooks(transitions, out)
 
     def expect(self, message_id: int) -> Waiter:
         """Register for the responses to ``message_id``: call before sending the request."""
@@ -401,7 +425,9 @@ class Channel:
         try:
             while not done():
                 if deadline is not None and time.monotonic() >= deadline:
-                    return False
+                    if self.closed and not self._pending:
+                        self._finish()  # closed by the timer that ran out: finish it now
+                    return done()
                 if not self.step(deadline):
                     return done()
             return True
@@ -442,7 +468,7 @@ class Channel:
         poller = self._poll
         assert poller is not None
         wait = _earliest(self._artim, self._idle, deadline)
-        timeout = None if wait is None else max(0, int((wait - time.monotonic()) * 1000) + 1)
+        timeout = None if wait is None else poll_milliseconds(wait - time.monotonic())
         with self._cond:
             if yield_to_claims and self._claims:
                 return False
@@ -512,7 +538,12 @@ class Channel:
             if waiter is not None:
                 waiter.put(event)
                 return
-        self.handler.channel_event(event)
+        try:
+            self.handler.channel_event(event)
+        except Exception:
+            # the owner failed on what the peer sent: the reader thread must survive it
+            LOGGER.exception("Failure handling %s: aborting the association", type(event).__name__)
+            self.handler.channel_failed()
         if isinstance(event, _ENDING):
             self._end_waiters()
 
@@ -587,6 +618,25 @@ class Channel:
     def finished(self) -> bool:
         """The socket has been released."""
         return self._finished
+
+
+def _open_connection(
+    address: tuple[Any, ...], timeout: float | None, bind: tuple[Any, ...] | None
+) -> socket.socket:
+    """A TCP connection to ``address``: (host, port), or an IPv6 (host, port, flowinfo, scope)
+    whose scope a link-local address needs."""
+    if len(address) == 4:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            if bind is not None:
+                sock.bind(bind)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection(address[:2], timeout=timeout, source_address=bind)
 
 
 def _earliest(*deadlines: float | None) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import select
 import socket
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 __all__ = ["Listener", "listening_socket"]
+
+LOGGER = logging.getLogger("dicomnet.io")
 
 #: Connections the kernel queues before we accept them (pynetdicom's is 5).
 BACKLOG: Final = 128
@@ -76,11 +79,16 @@ class Listener:
         poller = select.poll()
         poller.register(self.sock.fileno(), select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
+        resting = select.poll()  # out of descriptors: wait for shutdown only, for a moment
+        resting.register(self._wake_r, select.POLLIN)
         backoff: int | None = None
         self._serving = threading.get_ident()
         try:
             while not self._stopping.is_set():
-                poller.poll(backoff)
+                if backoff is None:
+                    poller.poll()
+                else:
+                    resting.poll(backoff)
                 if self._stopping.is_set():
                     break
                 backoff = self._accept_one()
@@ -95,9 +103,16 @@ class Listener:
             return None
         except OSError as exc:
             if exc.errno in _EXHAUSTED:
+                LOGGER.warning(
+                    "Cannot accept a connection (%s): retrying in %d ms", exc, _BACKOFF_MS
+                )
                 return _BACKOFF_MS  # wait for a descriptor to be freed, then try again
             return None  # ECONNABORTED and the like: the peer gave up before we accepted
-        self.on_accept(conn, peer)
+        try:
+            self.on_accept(conn, peer)
+        except Exception:  # one connection that cannot be served must not stop the server
+            LOGGER.exception("Cannot serve the connection from %s: closed", peer[0])
+            conn.close()
         return None
 
     def shutdown(self, timeout: float | None = 10.0) -> None:

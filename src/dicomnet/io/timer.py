@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,16 +26,41 @@ _thread: threading.Thread | None = None
 
 
 def call_at(when: float, callback: Callable[[], None]) -> None:
-    """Call ``callback`` on the timer thread at ``when`` (``time.monotonic()``); keep it short."""
+    """Call ``callback`` on the timer thread at ``when`` (``time.monotonic()``); keep it short.
+
+    If the timer thread cannot be started, ``callback`` runs at once, on the calling thread.
+    """
     global _thread  # noqa: PLW0603 - the one timer thread of the process
     with _cond:
         earliest = _heap[0][0] if _heap else None
         heapq.heappush(_heap, (when, next(_order), callback))
         if _thread is None:
-            _thread = threading.Thread(target=_run, name="dicomnet-timer", daemon=True)
-            _thread.start()
+            thread = threading.Thread(target=_run, name="dicomnet-timer", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                LOGGER.exception("Cannot start the timer thread: running the call now")
+                heapq.heappop(_heap)
+            else:
+                _thread = thread
+                return
         elif earliest is None or when < earliest:
             _cond.notify()
+            return
+        else:
+            return
+    callback()
+
+
+def _after_fork_in_child() -> None:
+    """The timer thread does not survive a fork: the child starts its own when it needs one."""
+    global _cond, _thread  # noqa: PLW0603
+    _cond = threading.Condition()
+    _thread = None
+    _heap.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _due() -> Callable[[], None]:

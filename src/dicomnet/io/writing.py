@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import select
 import socket
+import time
 from typing import Final
 
 from dicomnet._bytes import Buffer
 
-__all__ = ["write_all"]
+__all__ = ["poll_milliseconds", "write_all"]
 
 _IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
+#: The longest ``poll`` timeout (a C int of milliseconds); a longer wait is cut to it and resumed.
+_POLL_MAX_MS: Final = 2**31 - 1
+
+
+def poll_milliseconds(seconds: float) -> int:
+    """A ``poll`` timeout for ``seconds`` (rounded up, never negative, never too large)."""
+    return min(max(0, int(seconds * 1000) + 1), _POLL_MAX_MS)
 
 
 def write_all(sock: socket.socket, out: list[Buffer], stall_timeout: float | None) -> None:
@@ -32,8 +40,13 @@ def write_all(sock: socket.socket, out: list[Buffer], stall_timeout: float | Non
 def _wait_writable(sock: socket.socket, timeout: float | None) -> None:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLOUT)
-    if not poller.poll(None if timeout is None else int(timeout * 1000)):
-        raise TimeoutError("the peer stopped reading")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = None if deadline is None else poll_milliseconds(deadline - time.monotonic())
+        if poller.poll(wait):
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("the peer stopped reading")
 
 
 def _consume(buffers: list[memoryview], sent: int) -> None:

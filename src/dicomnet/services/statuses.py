@@ -29,32 +29,52 @@ _OPTIONAL: Final[dict[str, str]] = {
 def status_fields(result: object, *, failure: int, what: str) -> dict[str, Any]:
     """The response fields for a handler's result: an int status, or a Dataset with Status.
 
-    Anything else is logged and answered with ``failure``.
+    Anything else, a status outside 0..0xFFFF included, is logged and answered with
+    ``failure``; an optional element that cannot be sent (out of range, not ASCII) is logged and
+    left out or made sendable (Error Comment: non-ASCII replaced, cut to 64 characters).
     """
+    try:
+        fields = _fields(result)
+    except (TypeError, ValueError, OverflowError) as exc:
+        LOGGER.error("The %s handler returned an unusable status (%s)", what, exc)
+        return {"status": failure}
+    if fields is None:
+        LOGGER.error("The %s handler returned an invalid status: %r", what, type(result).__name__)
+        return {"status": failure}
+    if not 0 <= fields["status"] <= 0xFFFF:
+        LOGGER.error("The %s handler returned status %r, not a US value", what, fields["status"])
+        return {"status": failure}
+    return fields
+
+
+def _fields(result: object) -> dict[str, Any] | None:
     if isinstance(result, int) and not isinstance(result, bool):
         return {"status": result}
-    if isinstance(result, Dataset):
-        if "Status" not in result:
-            LOGGER.error("The %s handler returned a status Dataset without a Status", what)
-            return {"status": failure}
-        fields: dict[str, Any] = {"status": int(result.Status)}
-        for keyword, name in _OPTIONAL.items():
-            value = result.get(keyword)
-            if value is None or value == "":
-                continue
-            fields[name] = _optional_value(keyword, value)
-        return fields
-    LOGGER.error("The %s handler returned an invalid status: %r", what, type(result).__name__)
-    return {"status": failure}
+    if not isinstance(result, Dataset) or "Status" not in result:
+        return None
+    fields: dict[str, Any] = {"status": int(result.Status)}
+    for keyword, name in _OPTIONAL.items():
+        value = result.get(keyword)
+        if value is None or value == "":
+            continue
+        converted = _optional_value(keyword, value)
+        if converted is None:
+            LOGGER.warning("%s %r cannot be sent: left out", keyword, value)
+        else:
+            fields[name] = converted
+    return fields
 
 
 def _optional_value(keyword: str, value: Any) -> Any:
     if keyword == "ErrorComment":
-        return str(value)[:MAX_ERROR_COMMENT]
+        text = str(value).encode("ascii", "replace").decode("ascii")
+        return text[:MAX_ERROR_COMMENT]
     if keyword == "OffendingElement":
         tags = value if isinstance(value, list | tuple) else [value]
-        return tuple(int(Tag(t)) for t in tags)
-    return int(value)
+        converted = tuple(int(Tag(t)) for t in tags)
+        return converted if all(0 <= t <= 0xFFFFFFFF for t in converted) else None
+    number = int(value)
+    return number if 0 <= number <= 0xFFFF else None
 
 
 #: The optional response fields an SCU's status Dataset carries (pynetdicom's
