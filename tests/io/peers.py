@@ -91,6 +91,7 @@ class Recorder:
     """
 
     def __init__(self) -> None:
+        self.failed = 0
         self.channel: Channel | None = None
         self.events: list[UlEvent] = []
         self.event_threads: list[int] = []
@@ -118,6 +119,9 @@ class Recorder:
             self.closed_calls += 1
             self._cond.notify_all()
         self.closed.set()
+
+    def channel_failed(self) -> None:
+        self.failed += 1
 
     def of(self, kind: type[E]) -> list[E]:
         """The recorded events of type ``kind``."""

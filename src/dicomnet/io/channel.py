@@ -28,15 +28,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
+from dicomnet.io.handler import ChannelHandler, ChannelTimeouts
+from dicomnet.io.sockets import open_connection, poll_milliseconds, write_all
 from dicomnet.io.waiter import Waiter
 from dicomnet.io.wakeup import Wakeup
-from dicomnet.io.writing import poll_milliseconds, write_all
 from dicomnet.pdu.types import Pdu
 from dicomnet.ul.connection import Connection
 from dicomnet.ul.events import (
@@ -66,36 +66,6 @@ _ENDING: Final = (Aborted, Released)
 #: How long the reader thread leaves the socket to the thread that last read it (a requestor
 #: waiting for responses) before reading again itself.
 LINGER: Final = 0.05
-
-
-@dataclass(slots=True)
-class ChannelTimeouts:
-    """Seconds; None waits for ever. Changes reach a running channel at its next wait."""
-
-    #: The ARTIM timer (PS3.8 9.1.5): waiting for an A-ASSOCIATE-RQ, or for the peer to close.
-    artim: float | None = 30.0
-    #: Nothing received for this long calls ``ChannelHandler.network_idle``.
-    network: float | None = 60.0
-    #: A write that cannot make progress for this long gives up on the peer.
-    write: float | None = 60.0
-    #: Opening the transport connection.
-    connect: float | None = None
-
-
-class ChannelHandler(Protocol):
-    """What the channel reports to its owner, always outside its locks."""
-
-    def channel_event(self, event: UlEvent) -> None:
-        """An indication or confirmation, on the reading thread, in order."""
-
-    def network_idle(self) -> None:
-        """Nothing was received for ``ChannelTimeouts.network`` seconds (on the reading thread)."""
-
-    def channel_closed(self) -> None:
-        """The transport connection is closed; called once."""
-
-    def channel_failed(self) -> None:
-        """``channel_event`` raised (logged already): end the association, without raising."""
 
 
 class Channel:
@@ -169,7 +139,7 @@ class Channel:
     def _connect(self) -> None:
         assert self.address is not None
         try:
-            sock = _open_connection(self.address, self.timeouts.connect, self.bind_address)
+            sock = open_connection(self.address, self.timeouts.connect, self.bind_address)
             try:
                 self.adopt(sock)
             except OSError:
@@ -618,25 +588,6 @@ class Channel:
     def finished(self) -> bool:
         """The socket has been released."""
         return self._finished
-
-
-def _open_connection(
-    address: tuple[Any, ...], timeout: float | None, bind: tuple[Any, ...] | None
-) -> socket.socket:
-    """A TCP connection to ``address``: (host, port), or an IPv6 (host, port, flowinfo, scope)
-    whose scope a link-local address needs."""
-    if len(address) == 4:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            if bind is not None:
-                sock.bind(bind)
-            sock.connect(address)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    return socket.create_connection(address[:2], timeout=timeout, source_address=bind)
 
 
 def _earliest(*deadlines: float | None) -> float | None:

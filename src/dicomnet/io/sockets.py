@@ -1,15 +1,16 @@
-"""Writing a scatter-gather list of buffers to a non-blocking socket, with a stall limit."""
+"""Socket helpers: opening a connection, writing a scatter-gather list of buffers to a
+non-blocking socket with a stall limit, ``poll`` timeouts."""
 
 from __future__ import annotations
 
 import select
 import socket
 import time
-from typing import Final
+from typing import Any, Final
 
 from dicomnet._bytes import Buffer
 
-__all__ = ["poll_milliseconds", "write_all"]
+__all__ = ["open_connection", "poll_milliseconds", "write_all"]
 
 _IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 #: The longest ``poll`` timeout (a C int of milliseconds); a longer wait is cut to it and resumed.
@@ -58,3 +59,22 @@ def _consume(buffers: list[memoryview], sent: int) -> None:
             del buffers[0]
         else:
             buffers[0], sent = head[sent:], 0
+
+
+def open_connection(
+    address: tuple[Any, ...], timeout: float | None, bind: tuple[Any, ...] | None
+) -> socket.socket:
+    """A TCP connection to ``address``: (host, port), or an IPv6 (host, port, flowinfo, scope)
+    whose scope a link-local address needs."""
+    if len(address) == 4:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            if bind is not None:
+                sock.bind(bind)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection(address[:2], timeout=timeout, source_address=bind)
