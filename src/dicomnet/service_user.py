@@ -19,6 +19,9 @@ from dicomnet.pdu.types import (
 )
 from dicomnet.pdu_primitives import (
     AsynchronousOperationsWindowNegotiation,
+    ImplementationClassUIDNotification,
+    ImplementationVersionNameNotification,
+    MaximumLengthNotification,
     NegotiationItem,
     SCP_SCU_RoleSelectionNegotiation,
     SOPClassCommonExtendedNegotiation,
@@ -132,7 +135,14 @@ class ServiceUser:
     @property
     def user_information(self) -> list[Any]:
         """Every user information item, the maximum length and implementation ones included."""
-        return list(self._items)
+        items: list[Any] = []
+        if self.maximum_length is not None:
+            items.append(MaximumLengthNotification(self.maximum_length))
+        if self.implementation_class_uid:
+            items.append(ImplementationClassUIDNotification(self.implementation_class_uid))
+        if self.implementation_version_name:
+            items.append(ImplementationVersionNameNotification(self.implementation_version_name))
+        return items + list(self._items)
 
     @property
     def asynchronous_operations(self) -> tuple[int, int]:
