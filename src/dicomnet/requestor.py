@@ -65,6 +65,9 @@ def request_association(
     if not channel.run_until(lambda: _answered(assoc), deadline):
         LOGGER.error("No answer to the A-ASSOCIATE-RQ within the ACSE timeout: aborting")
         assoc._send_abort(AbortSource.SERVICE_USER)
+        # a peer that did not answer in time is not waited for again (ARTIM) to close: the
+        # caller of associate() gets its aborted association after the ACSE timeout
+        channel.close_transport()
     if not assoc.is_established:
         channel.run_until(lambda: channel.finished, deadline_after(channel.timeouts.artim))
 
