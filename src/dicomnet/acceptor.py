@@ -34,6 +34,7 @@ LOGGER = logging.getLogger("dicomnet.acse")
 def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
     """Answer the A-ASSOCIATE-RQ (on the association's reader thread)."""
     assoc.requestor.load(rq, ae_title=rq.calling_ae_title)
+    assoc.requestor.proposal = rq  # its contexts are built only if someone asks for them
     LOGGER.info("Association Received from %s at %s", rq.calling_ae_title, assoc.requestor.address)
     assoc._notify(evt.EVT_REQUESTED)
     if assoc.is_rejected or assoc.is_aborted or assoc.is_established:
@@ -125,7 +126,14 @@ def _common_extended(assoc: Association, rq: AAssociateRQ) -> dict[str, Any]:
         return {}
     try:
         answer = assoc.registry.intervene(assoc, evt.EVT_SOP_COMMON, {"items": items})
-        return {uid: item for uid, item in dict(answer or {}).items() if uid in items}
+        return {  # pynetdicom's shape: {SOP class UID: (service class UID, related classes)}
+            str(uid): (
+                str(item.service_class_uid),
+                [str(u) for u in item.related_general_sop_class_identification],
+            )
+            for uid, item in dict(answer or {}).items()
+            if uid in items
+        }
     except Exception:
         LOGGER.exception("The handler bound to 'evt.EVT_SOP_COMMON' failed: none accepted")
         return {}

@@ -35,16 +35,23 @@ Syntax = str | UID
 Syntaxes = Syntax | Sequence[Syntax] | None
 
 
+def _printable(text: str) -> bool:
+    """Only characters of the default repertoire's G0 set (PS3.5 6.1.2.1): no control
+    characters, nothing beyond ASCII."""
+    return all(32 <= ord(c) < 127 for c in text)
+
+
 def _ae_title(value: object) -> str:
-    """An AE title: 1 to 16 characters, no backslash or control characters, not all spaces."""
+    """An AE title: 1 to 16 characters of the default repertoire, no backslash, not all spaces."""
     if isinstance(value, bytes):
-        value = value.decode("ascii")
+        value = value.decode("ascii", "replace")
     if not isinstance(value, str):
         raise TypeError("AE titles must be str")
     title = value.strip()
-    if not title or len(value) > 16 or "\\" in value or any(ord(c) < 32 for c in value):
+    if not title or len(value) > 16 or "\\" in value or not _printable(value):
         raise ValueError(
-            f"Invalid AE title {value!r}: 1 to 16 characters, no backslash or control characters"
+            f"Invalid AE title {value!r}: 1 to 16 ASCII characters, no backslash or control "
+            "characters"
         )
     return title
 
@@ -111,8 +118,10 @@ class ApplicationEntity:
 
     @implementation_version_name.setter
     def implementation_version_name(self, value: str | None) -> None:
-        if value is not None and not 1 <= len(value) <= 16:
-            raise ValueError("The implementation version name must be 1 to 16 characters")
+        if value is not None and not isinstance(value, str):
+            raise TypeError("The implementation version name must be str or None")
+        if value is not None and not (1 <= len(value) <= 16 and _printable(value)):
+            raise ValueError("The implementation version name must be 1 to 16 ASCII characters")
         self._implementation_version_name = value
 
     # -- limits and timeouts ---------------------------------------------------------------------
@@ -277,13 +286,14 @@ class ApplicationEntity:
     ) -> None:
         """Accept ``abstract_syntax``; adding it again merges the transfer syntaxes."""
         syntax = str(abstract_syntax)
+        checked = build_context(syntax, _syntaxes(transfer_syntax))
+        checked.scu_role, checked.scp_role = scu_role, scp_role  # refused before anything changes
         context = self._supported_contexts.get(syntax)
         if context is None:
-            context = build_context(syntax, _syntaxes(transfer_syntax))
-            self._supported_contexts[syntax] = context
-        else:
-            for ts in _syntaxes(transfer_syntax):
-                context.add_transfer_syntax(ts)
+            self._supported_contexts[syntax] = checked
+            return
+        for ts in checked.transfer_syntax:
+            context.add_transfer_syntax(ts)
         context.scu_role, context.scp_role = scu_role, scp_role
 
     def remove_supported_context(

@@ -17,6 +17,7 @@ from dicomnet.pdu.types import (
     RoleSelection,
     SOPClassCommonExtended,
     SOPClassExtended,
+    UserIdentityAC,
     UserIdentityRQ,
     UserItem,
 )
@@ -194,6 +195,8 @@ def from_item(item: UserItem) -> NegotiationItem | None:  # noqa: PLR0911 - one 
         return SOPClassCommonExtendedNegotiation(
             item.sop_class_uid, item.service_class_uid, list(item.related_general_sop_classes)
         )
+    if isinstance(item, UserIdentityAC):
+        return UserIdentityNegotiation(server_response=item.server_response)
     if isinstance(item, UserIdentityRQ):
         return UserIdentityNegotiation(
             item.identity_type,

@@ -30,6 +30,7 @@ from dicomnet.pdu_primitives import (
     from_item,
 )
 from dicomnet.presentation import PresentationContext
+from dicomnet.services.contexts import proposed_contexts
 
 if TYPE_CHECKING:
     from dicomnet.association import Association
@@ -55,11 +56,24 @@ class ServiceUser:
         self.maximum_length: int | None = 16382
         self.implementation_class_uid: str | None = None
         self.implementation_version_name: str | None = None
-        self.requested_contexts: list[PresentationContext] = []
+        self._requested_contexts: list[PresentationContext] | None = []
+        #: The A-ASSOCIATE-RQ a peer sent (an acceptor's view of its requestor).
+        self.proposal: AAssociateRQ | None = None
         self.supported_contexts: list[PresentationContext] = []
         self.accepted_common_extended: dict[str, tuple[str, list[str]]] = {}
         self._items: list[NegotiationItem] = []
         self._user_identity_response: bytes | None = None
+
+    @property
+    def requested_contexts(self) -> list[PresentationContext]:
+        """The contexts requested (proposed, for a peer requestor: built when first asked for)."""
+        if self.proposal is not None and not self._requested_contexts:
+            self._requested_contexts = proposed_contexts(self.proposal)
+        return self._requested_contexts or []
+
+    @requested_contexts.setter
+    def requested_contexts(self, contexts: list[PresentationContext]) -> None:
+        self._requested_contexts = contexts
 
     # -- identity --------------------------------------------------------------------------------
 
@@ -203,15 +217,14 @@ class ServiceUser:
                 self.implementation_class_uid = item.uid
             elif isinstance(item, ImplementationVersionName):
                 self.implementation_version_name = item.name
-            elif isinstance(item, UserIdentityAC):
-                items.append(UserIdentityNegotiation(server_response=item.server_response))
             elif isinstance(
                 item,
                 AsyncOperationsWindow
                 | RoleSelection
                 | SOPClassExtended
                 | SOPClassCommonExtended
-                | UserIdentityRQ,
+                | UserIdentityRQ
+                | UserIdentityAC,
             ):
                 converted = from_item(item)
                 if converted is not None:

@@ -75,7 +75,9 @@ class Listener:
         self._thread.start()
 
     def serve_forever(self) -> None:
-        """Accept until ``shutdown``."""
+        """Accept until ``shutdown`` (at once if it has been called already)."""
+        if self._stopping.is_set():
+            return
         poller = select.poll()
         poller.register(self.sock.fileno(), select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)

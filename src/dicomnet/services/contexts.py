@@ -37,6 +37,7 @@ __all__ = [
     "MAX_CONTEXTS",
     "build_request",
     "negotiated_contexts",
+    "proposed_contexts",
     "supported_contexts",
 ]
 
@@ -104,6 +105,19 @@ def _extended_items(ext_neg: Iterable[NegotiationItem]) -> list[UserItem]:
             roles.add(converted.sop_class_uid)
         items.append(converted)
     return items
+
+
+def proposed_contexts(request: AAssociateRQ) -> list[PresentationContext]:
+    """The contexts an A-ASSOCIATE-RQ proposes, as the public objects (the acceptor's view)."""
+    contexts = []
+    for ctx in request.presentation_contexts:
+        context = PresentationContext()
+        if ctx.context_id % 2:
+            context.context_id = ctx.context_id
+        context.abstract_syntax = ctx.abstract_syntax
+        context.transfer_syntax = list(ctx.transfer_syntaxes)
+        contexts.append(context)
+    return contexts
 
 
 def supported_contexts(contexts: Iterable[PresentationContext]) -> tuple[SupportedContext, ...]:

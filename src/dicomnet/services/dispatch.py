@@ -89,10 +89,15 @@ def _unsupported(host: ServiceHost, context_id: int, message: DimseRequest) -> N
 
 def _reject(host: ServiceHost, rejected: CommandRejected) -> None:
     error = rejected.error
-    LOGGER.error("Unusable command set (%s): answered with 0x%04X", error, error.status)
-    if error.command_field is None or error.message_id is None:
+    if (
+        error.command_field is None
+        or error.message_id is None
+        or not _answerable(error.command_field)
+    ):
+        LOGGER.error("Unusable command set (%s), with no response to give: aborting", error)
         host.abort_association()
         return
+    LOGGER.error("Unusable command set (%s): answered with 0x%04X", error, error.status)
     _respond(
         host,
         rejected.context_id,
@@ -112,13 +117,19 @@ def _respond(
     status: int,
     sop_class_uid: str | None,
 ) -> None:
-    response_type = MESSAGE_TYPES.get(command_field | 0x8000)
-    if response_type is None or command_field & 0x8000 or command_field == 0x0FFF:
-        host.abort_association()  # no response exists for what the peer sent
-        return
+    response_type = MESSAGE_TYPES[command_field | 0x8000]
     message = response_type(  # type: ignore[call-arg]
         message_id_being_responded_to=message_id,
         status=status,
         affected_sop_class_uid=sop_class_uid,
     )
     host.send_response(context_id, message)
+
+
+def _answerable(command_field: int) -> bool:
+    """Whether ``command_field`` is a request that has a response (C-CANCEL has none)."""
+    return (
+        not command_field & 0x8000
+        and command_field != 0x0FFF
+        and (command_field | 0x8000) in MESSAGE_TYPES
+    )
