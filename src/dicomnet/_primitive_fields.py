@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from io import BytesIO
 from typing import Any, Generic, Self, TypeVar, overload
 
+from pydicom import config
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID
 
@@ -106,7 +107,7 @@ class UIDField(Field[UID]):
 
     def convert(self, value: Any) -> UID | None:
         text = _text(self.label, value, "str, bytes, UID").strip(_PAD)
-        return UID(text) if text else None
+        return UID(text, validation_mode=config.IGNORE) if text else None
 
 
 class AETitle(Field[str]):

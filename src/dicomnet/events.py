@@ -24,6 +24,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias, cast
 
+from pydicom import config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
@@ -194,7 +195,7 @@ def _encoding(transfer_syntax: str | None) -> tuple[bool, bool, bool]:
     None is the default transfer syntax (implicit VR little endian); one pydicom does not know is
     read as explicit VR little endian, as every transfer syntax but the first three encodes.
     """
-    uid = UID(transfer_syntax or uids.IMPLICIT_VR_LITTLE_ENDIAN)
+    uid = UID(transfer_syntax or uids.IMPLICIT_VR_LITTLE_ENDIAN, validation_mode=config.IGNORE)
     try:
         return uid.is_implicit_VR, uid.is_little_endian, uid.is_deflated
     except ValueError:

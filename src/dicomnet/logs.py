@@ -23,6 +23,7 @@ from dataclasses import fields
 from enum import IntEnum
 from typing import Final, Protocol
 
+from pydicom import config
 from pydicom.uid import UID
 
 from dicomnet.dimse.fragment import MINIMUM_MAX_LENGTH, fragment_size
@@ -173,7 +174,7 @@ def _banner(text: str) -> str:
 
 def _uid(uid: str) -> str:
     """``=Name`` for a UID pydicom knows, the UID itself otherwise."""
-    name = UID(uid).name
+    name = UID(uid, validation_mode=config.IGNORE).name
     return uid if name == uid else f"={name}"
 
 
@@ -494,7 +495,7 @@ def _max_send_pdv(negotiated: Negotiated, requestor: bool, send_maximum_length: 
 
 def _contexts_summary(negotiated: Negotiated) -> list[str]:
     lines = [
-        f"Presentation context {ctx.context_id} ({UID(ctx.abstract_syntax).name}) rejected: "
+        f"Presentation context {ctx.context_id} ({UID(ctx.abstract_syntax, validation_mode=config.IGNORE).name}) rejected: "
         f"{describe_context_result(ctx.result)}"
         for ctx in negotiated.contexts
         if not ctx.accepted

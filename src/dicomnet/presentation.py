@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, NamedTuple
 
+from pydicom import config
 from pydicom._uid_dict import UID_dictionary
 from pydicom.uid import UID
 
@@ -110,7 +111,8 @@ def _as_uid(value: Any, what: str) -> UID:
         value = value.decode("ascii", errors="replace")
     if not isinstance(value, str):
         raise TypeError(f"'{what}' must be str, bytes or UID, not '{type(value).__name__}'")
-    uid = UID(value.strip(" \x00"))
+    # pydicom would warn (warnings.warn) for every odd UID a peer sends: we log once, our way
+    uid = UID(value.strip(" \x00"), validation_mode=config.IGNORE)
     if not uid.is_valid:
         LOGGER.warning("'%s' is not a valid UID: %r", what, str(uid))
     return uid

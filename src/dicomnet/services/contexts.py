@@ -112,8 +112,7 @@ def proposed_contexts(request: AAssociateRQ) -> list[PresentationContext]:
     contexts = []
     for ctx in request.presentation_contexts:
         context = PresentationContext()
-        if ctx.context_id % 2:
-            context.context_id = ctx.context_id
+        context._context_id = ctx.context_id  # as the peer sent it, even when it is not valid
         context.abstract_syntax = ctx.abstract_syntax
         context.transfer_syntax = list(ctx.transfer_syntaxes)
         contexts.append(context)
@@ -151,7 +150,10 @@ def _public(
     ctx: NegotiatedContext, proposal: PresentationContextRQ, *, is_requestor: bool
 ) -> PresentationContext:
     context = PresentationContext()
-    context.context_id = ctx.context_id
+    if ctx.context_id % 2:
+        context.context_id = ctx.context_id
+    else:  # an even ID, rejected (PS3.8 9.3.2.2): shown as the peer sent it
+        context._context_id = ctx.context_id
     context.abstract_syntax = ctx.abstract_syntax
     context.transfer_syntax = (
         [ctx.transfer_syntax] if ctx.transfer_syntax else list(proposal.transfer_syntaxes)
