@@ -24,7 +24,7 @@ from dicomnet.acceptor import answer_request
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseResponse
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
-from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts
+from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts, PeerStalledError
 from dicomnet.io.timer import call_at
 from dicomnet.logs import association_summary
 from dicomnet.notifications import STANDARD_HANDLERS, received_pdu, refresh_hooks
@@ -299,6 +299,8 @@ class Association(threading.Thread):
             return
         try:
             self._send_pdu(AAbort(source=source, reason=0), write_wait=ABORT_WRITE_WAIT)
+        except PeerStalledError:
+            pass  # the peer does not read: the connection is shut down, the abort stands
         except LocalProtocolError:
             return
         self._aborted(local=True)

@@ -52,7 +52,7 @@ from dicomnet.ul.events import (
     UlEvent,
 )
 
-__all__ = ["Channel", "ChannelHandler", "ChannelTimeouts"]
+__all__ = ["Channel", "ChannelHandler", "ChannelTimeouts", "PeerStalledError"]
 
 LOGGER = logging.getLogger("dicomnet.io")
 
@@ -66,6 +66,11 @@ _ENDING: Final = (Aborted, Released)
 #: How long the reader thread leaves the socket to the thread that last read it (a requestor
 #: waiting for responses) before reading again itself.
 LINGER: Final = 0.05
+
+
+class PeerStalledError(LocalProtocolError):
+    """A local primitive could not wait for a write stuck on a peer that does not read: the
+    connection was shut down instead (the association ends as the reader sees it close)."""
 
 
 class Channel:
@@ -159,11 +164,15 @@ class Channel:
 
         Events are queued for the reading thread; bytes are written by this thread; the hooks
         are called once no lock is held (a handler behind them may use the association).
-        ``write_wait``: how long to wait for a write in progress on another thread; past it the
-        peer is given up (it does not read): the socket is shut down and nothing more is written.
+        ``write_wait``: how long to wait for a write in progress on another thread (or for a
+        thread queued behind one); past it the peer is given up (it does not read): the socket is
+        shut down, nothing more is written, and ``action`` is not run (``PeerStalledError``).
         """
         transitions: list[Transition] = []
-        with self._lock:
+        if not self._lock.acquire(timeout=-1 if write_wait is None else write_wait):
+            self._give_up_peer()
+            raise PeerStalledError("a write to the peer is stuck: the connection is shut down")
+        try:
             result = action()
             out = self.conn.data_to_send()
             effects = self.conn.effects()
@@ -171,6 +180,8 @@ class Channel:
             if self.conn.transitions:
                 transitions, self.conn.transitions = self.conn.transitions, []
             writing = bool(out) and self._take_write_lock(write_wait)
+        finally:
+            self._lock.release()
         if writing:
             try:
                 self._write(out)
@@ -184,12 +195,17 @@ class Channel:
     def _take_write_lock(self, wait: float | None) -> bool:
         if self._write_lock.acquire(timeout=-1 if wait is None else wait):
             return True
-        self.write_failed = True  # a write has been stuck for ``wait``: the peer does not read
+        self._give_up_peer()  # a write has been stuck for ``wait``: the peer does not read
+        return False
+
+    def _give_up_peer(self) -> None:
+        """Stop talking to a peer that does not read: shut the socket down (stuck writes fail,
+        the reader sees the end of the connection) and write nothing more."""
+        self.write_failed = True
         sock = self.sock
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        return False
 
     def _run_hooks(self, transitions: list[Transition], out: list[Buffer]) -> None:
         if transitions and self.transition_hook is not None:
