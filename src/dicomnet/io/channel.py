@@ -5,10 +5,9 @@ Threads and locks:
 - Exactly one thread reads at a time: the one holding the read token. A thread waiting for
   something only the socket can bring (a response, the end of a release) takes the token and reads
   the socket itself (``Waiter.get`` -> ``run_until``), so a response reaches its caller without a
-  thread hand-off; a reader thread blocked in ``poll`` is woken through a pipe to step aside, and
-  takes the socket back once nobody has wanted it for ``LINGER`` seconds. A handler runs on the
-  thread holding the token; when it sends a request it reads for the response itself (it already
-  holds the token). Nothing ever polls a queue or sleeps.
+  thread hand-off; a reader thread blocked in ``poll`` is woken to step aside, and takes the
+  socket back once nobody has wanted it for ``LINGER`` seconds. A handler runs on the thread
+  holding the token and reads for its own requests' responses. Nothing polls a queue or sleeps.
 - ``_lock`` guards the ``Connection``; the bytes it produces are written under ``_write_lock``,
   taken before ``_lock`` is released, so that writes leave in the order the connection produced
   them while no lock is held across a blocking read.
@@ -33,8 +32,8 @@ from typing import Final, TypeVar
 from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
-from dicomnet.io.handler import ChannelHandler, ChannelTimeouts
-from dicomnet.io.sockets import open_connection, poll_milliseconds, write_all
+from dicomnet.io.handler import ChannelHandler, ChannelTimeouts, PeerStalledError
+from dicomnet.io.sockets import earliest, open_connection, poll_milliseconds, write_all
 from dicomnet.io.waiter import Waiter
 from dicomnet.io.wakeup import Wakeup
 from dicomnet.pdu.types import Pdu
@@ -66,11 +65,6 @@ _ENDING: Final = (Aborted, Released)
 #: How long the reader thread leaves the socket to the thread that last read it (a requestor
 #: waiting for responses) before reading again itself.
 LINGER: Final = 0.05
-
-
-class PeerStalledError(LocalProtocolError):
-    """A local primitive could not wait for a write stuck on a peer that does not read: the
-    connection was shut down instead (the association ends as the reader sees it close)."""
 
 
 class Channel:
@@ -453,7 +447,7 @@ class Channel:
     def _wait_readable(self, deadline: float | None, yield_to_claims: bool) -> bool:
         poller = self._poll
         assert poller is not None
-        wait = _earliest(self._artim, self._idle, deadline)
+        wait = earliest(self._artim, self._idle, deadline)
         timeout = None if wait is None else poll_milliseconds(wait - time.monotonic())
         with self._cond:
             if yield_to_claims and self._claims:
@@ -604,8 +598,3 @@ class Channel:
     def finished(self) -> bool:
         """The socket has been released."""
         return self._finished
-
-
-def _earliest(*deadlines: float | None) -> float | None:
-    present = [d for d in deadlines if d is not None]
-    return min(present) if present else None

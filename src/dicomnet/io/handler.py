@@ -1,13 +1,15 @@
-"""What a ``Channel`` needs from its owner (``ChannelHandler``) and its time limits."""
+"""What a ``Channel`` needs from its owner (``ChannelHandler``), its time limits, and the error
+of a peer given up."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+from dicomnet.errors import LocalProtocolError
 from dicomnet.ul.events import UlEvent
 
-__all__ = ["ChannelHandler", "ChannelTimeouts"]
+__all__ = ["ChannelHandler", "ChannelTimeouts", "PeerStalledError"]
 
 
 @dataclass(slots=True)
@@ -38,3 +40,8 @@ class ChannelHandler(Protocol):
 
     def channel_failed(self) -> None:
         """``channel_event`` raised (logged already): end the association, without raising."""
+
+
+class PeerStalledError(LocalProtocolError):
+    """A local primitive could not wait for a write stuck on a peer that does not read: the
+    connection was shut down instead (the association ends as the reader sees it close)."""

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from dicomnet._bytes import Buffer
 
-__all__ = ["open_connection", "poll_milliseconds", "write_all"]
+__all__ = ["earliest", "open_connection", "poll_milliseconds", "write_all"]
 
 _IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 #: The longest ``poll`` timeout (a C int of milliseconds); a longer wait is cut to it and resumed.
@@ -78,3 +78,9 @@ def open_connection(
             raise
         return sock
     return socket.create_connection(address[:2], timeout=timeout, source_address=bind)
+
+
+def earliest(*deadlines: float | None) -> float | None:
+    """The earliest of the deadlines that are set (None if none is)."""
+    present = [d for d in deadlines if d is not None]
+    return min(present) if present else None
