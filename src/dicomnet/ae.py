@@ -14,6 +14,7 @@ from typing import Any
 
 from pydicom.uid import UID
 
+from dicomnet._config import validate_ae
 from dicomnet.association import Association
 from dicomnet.events import registry_from
 from dicomnet.pdu_primitives import NegotiationItem
@@ -47,13 +48,13 @@ def _ae_title(value: object) -> str:
         value = value.decode("ascii", "replace")
     if not isinstance(value, str):
         raise TypeError("AE titles must be str")
-    title = value.strip()
-    if not title or len(value) > 16 or "\\" in value or not _printable(value):
+    valid, why = validate_ae(value)
+    if not valid or len(value) > 16:  # padding included: the title is set as written
         raise ValueError(
             f"Invalid AE title {value!r}: 1 to 16 ASCII characters, no backslash or control "
-            "characters"
+            f"characters ({why or 'too long'})"
         )
-    return title
+    return value.strip()
 
 
 def _syntaxes(transfer_syntax: Syntaxes) -> list[str]:

@@ -25,6 +25,7 @@ from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseRespon
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts, PeerStalledError
+from dicomnet.io.sockets import deadline_after
 from dicomnet.io.timer import call_at
 from dicomnet.logs import association_summary
 from dicomnet.notifications import STANDARD_HANDLERS, received_pdu, refresh_hooks
@@ -272,8 +273,7 @@ class Association(threading.Thread):
             return  # a release or abort is already under way
         if self._in_reader_thread():
             return
-        deadline = self._deadline(self._acse_timeout)
-        if not self._wait_ended(deadline):
+        if not self._wait_ended(deadline_after(self._acse_timeout)):
             LOGGER.error("No A-RELEASE-RP within the ACSE timeout: aborting")
             self.abort()
 
@@ -308,9 +308,6 @@ class Association(threading.Thread):
 
     def _in_reader_thread(self) -> bool:
         return self._channel.reads_here()
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        return None if timeout is None else time.monotonic() + timeout
 
     def _wait_ended(self, deadline: float | None) -> bool:
         """Until the transport is closed (reading it ourselves unless another thread is)."""

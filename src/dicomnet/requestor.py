@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet.io.sockets import deadline_after
 from dicomnet.logs import association_summary
 from dicomnet.pdu.codes import AbortSource
 from dicomnet.pdu_primitives import NegotiationItem
@@ -60,8 +60,7 @@ def request_association(
         local = channel.sock.getsockname()
         assoc.requestor.address, assoc.requestor.port = str(local[0]), int(local[1])
         assoc._notify(evt.EVT_CONN_OPEN, {"address": address})
-    timeout = assoc.acse_timeout
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = deadline_after(assoc.acse_timeout)
     if not channel.run_until(lambda: _answered(assoc), deadline):
         LOGGER.error("No answer to the A-ASSOCIATE-RQ within the ACSE timeout: aborting")
         assoc._send_abort(AbortSource.SERVICE_USER)
@@ -70,11 +69,6 @@ def request_association(
         channel.close_transport()
     if not assoc.is_established:
         channel.run_until(lambda: channel.finished, deadline_after(channel.timeouts.artim))
-
-
-def deadline_after(seconds: float | None) -> float | None:
-    """A monotonic deadline ``seconds`` from now."""
-    return None if seconds is None else time.monotonic() + seconds
 
 
 def _answered(assoc: Association) -> bool:

@@ -7,15 +7,9 @@ from typing import TYPE_CHECKING, Any
 from dicomnet.pdu.types import (
     AAssociateAC,
     AAssociateRQ,
-    AsyncOperationsWindow,
     ImplementationClassUID,
     ImplementationVersionName,
     MaximumLength,
-    RoleSelection,
-    SOPClassCommonExtended,
-    SOPClassExtended,
-    UserIdentityAC,
-    UserIdentityRQ,
 )
 from dicomnet.pdu_primitives import (
     AsynchronousOperationsWindowNegotiation,
@@ -217,15 +211,7 @@ class ServiceUser:
                 self.implementation_class_uid = item.uid
             elif isinstance(item, ImplementationVersionName):
                 self.implementation_version_name = item.name
-            elif isinstance(
-                item,
-                AsyncOperationsWindow
-                | RoleSelection
-                | SOPClassExtended
-                | SOPClassCommonExtended
-                | UserIdentityRQ
-                | UserIdentityAC,
-            ):
+            else:  # the extended negotiation items; from_item knows them (None: unknown)
                 converted = from_item(item)
                 if converted is not None:
                     items.append(converted)

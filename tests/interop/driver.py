@@ -18,6 +18,7 @@ from typing import Final, TypeVar
 
 from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
+from dicomnet.io.sockets import write_all
 from dicomnet.pdu import AAssociateRQ, AReleaseRP, Pdu
 from dicomnet.ul import (
     AcceptorPolicy,
@@ -37,7 +38,6 @@ from dicomnet.ul import (
 
 IO_TIMEOUT: Final = 10.0
 ARTIM_TIMEOUT: Final = 5.0
-_IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 _CLOSING: Final = frozenset({State.IDLE, State.AWAITING_TRANSPORT_CLOSE})
 
 E = TypeVar("E")
@@ -105,15 +105,7 @@ class Driver:
     def _write(self, buffers: list[memoryview]) -> None:
         assert self.sock is not None
         try:
-            while buffers:
-                sent = self.sock.sendmsg(buffers[:_IOV_MAX])
-                while sent:  # drop what went out; resume a partly written buffer
-                    head = buffers[0]
-                    if sent >= head.nbytes:
-                        sent -= head.nbytes
-                        del buffers[0]
-                    else:
-                        buffers[0], sent = head[sent:], 0
+            write_all(self.sock, list(buffers), None)  # a blocking socket: its own timeout
         except (BrokenPipeError, ConnectionResetError):
             self.write_failed = True  # what the peer said before leaving is still to be read
 

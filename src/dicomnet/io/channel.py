@@ -32,8 +32,8 @@ from typing import Final, TypeVar
 from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
+from dicomnet.io import sockets
 from dicomnet.io.handler import ChannelHandler, ChannelTimeouts, PeerStalledError
-from dicomnet.io.sockets import earliest, open_connection, poll_milliseconds, write_all
 from dicomnet.io.waiter import Waiter
 from dicomnet.io.wakeup import Wakeup
 from dicomnet.pdu.types import Pdu
@@ -138,7 +138,7 @@ class Channel:
     def _connect(self) -> None:
         assert self.address is not None
         try:
-            sock = open_connection(self.address, self.timeouts.connect, self.bind_address)
+            sock = sockets.open_connection(self.address, self.timeouts.connect, self.bind_address)
             try:
                 self.adopt(sock)
             except OSError:
@@ -215,7 +215,7 @@ class Channel:
                 self.close_transport()
             elif isinstance(effect, StartArtim):
                 artim = self.timeouts.artim
-                self._artim = None if artim is None else time.monotonic() + artim
+                self._artim = sockets.deadline_after(artim)
                 self._wake()
             elif isinstance(effect, StopArtim):
                 self._artim = None
@@ -227,7 +227,7 @@ class Channel:
         if sock is None or self.closed or self.write_failed:
             return
         try:
-            write_all(sock, out, self.timeouts.write)
+            sockets.write_all(sock, out, self.timeouts.write)
         except OSError:
             # the peer went away (what it said before leaving is still to be read) or stalled
             self.write_failed = True
@@ -273,7 +273,7 @@ class Channel:
         """Register for the responses to ``message_id``: call before sending the request."""
         waiter = Waiter(self, message_id, self.condition())
         self._waiters[message_id] = waiter
-        if self.closed and self._finished:
+        if self._finished:
             waiter.end()
         return waiter
 
@@ -447,8 +447,8 @@ class Channel:
     def _wait_readable(self, deadline: float | None, yield_to_claims: bool) -> bool:
         poller = self._poll
         assert poller is not None
-        wait = earliest(self._artim, self._idle, deadline)
-        timeout = None if wait is None else poll_milliseconds(wait - time.monotonic())
+        wait = sockets.earliest(self._artim, self._idle, deadline)
+        timeout = None if wait is None else sockets.poll_milliseconds(wait - time.monotonic())
         with self._cond:
             if yield_to_claims and self._claims:
                 return False
@@ -506,9 +506,10 @@ class Channel:
         self._wake()
 
     def end_waiters(self) -> None:
-        """No response can come any more (a local abort): wake every waiting requester, the
-        one reading the socket for its response included."""
-        self._end_waiters()
+        """No response can come any more: wake every waiting requester, and a thread reading
+        the socket for its response (``_wake`` does nothing when that is this thread)."""
+        for waiter in list(self._waiters.values()):
+            waiter.end()
         self._wake()
 
     def _dispatch(self, event: UlEvent) -> None:
@@ -525,11 +526,7 @@ class Channel:
             LOGGER.exception("Failure handling %s: aborting the association", type(event).__name__)
             self.handler.channel_failed()
         if isinstance(event, _ENDING):
-            self._end_waiters()
-
-    def _end_waiters(self) -> None:
-        for waiter in list(self._waiters.values()):
-            waiter.end()
+            self.end_waiters()
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -586,7 +583,7 @@ class Channel:
                 return
             self._finished = True
             self._wake_everyone()
-        self._end_waiters()
+        self.end_waiters()
         self._closed_event.set()
         self.handler.channel_closed()
 

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from dicomnet._bytes import Buffer
 
-__all__ = ["earliest", "open_connection", "poll_milliseconds", "write_all"]
+__all__ = ["deadline_after", "earliest", "open_connection", "poll_milliseconds", "write_all"]
 
 _IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 #: The longest ``poll`` timeout (a C int of milliseconds); a longer wait is cut to it and resumed.
@@ -41,7 +41,7 @@ def write_all(sock: socket.socket, out: list[Buffer], stall_timeout: float | Non
 def _wait_writable(sock: socket.socket, timeout: float | None) -> None:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLOUT)
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = deadline_after(timeout)
     while True:
         wait = None if deadline is None else poll_milliseconds(deadline - time.monotonic())
         if poller.poll(wait):
@@ -78,6 +78,11 @@ def open_connection(
             raise
         return sock
     return socket.create_connection(address[:2], timeout=timeout, source_address=bind)
+
+
+def deadline_after(seconds: float | None) -> float | None:
+    """The ``time.monotonic()`` deadline ``seconds`` from now (None: no deadline)."""
+    return None if seconds is None else time.monotonic() + seconds
 
 
 def earliest(*deadlines: float | None) -> float | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+from dicomnet.io.sockets import deadline_after
 from dicomnet.ul.events import MessageReceived
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Waiter:
 
     def get(self, timeout: float | None) -> MessageReceived | None:
         """The next response; None when ``timeout`` (seconds) passes or the association ends."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = deadline_after(timeout)
         if (
             not self._channel.run_until(lambda: self.ready, deadline, self._cond)
             and not self._items

@@ -10,7 +10,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
-from dicomnet.dimse.messages import DimseResponse
+from dicomnet.dimse.messages import COMMAND_ELEMENTS, DimseResponse
 
 __all__ = ["MAX_ERROR_COMMENT", "response_status", "status_dataset", "status_fields"]
 
@@ -80,15 +80,18 @@ def _optional_value(keyword: str, value: Any) -> Any:
 #: The optional response fields an SCU's status Dataset carries (pynetdicom's
 #: STATUS_OPTIONAL_KEYWORDS): field -> (tag, VR).
 _STATUS_ELEMENTS: Final[dict[str, tuple[int, str]]] = {
-    "offending_element": (0x0000_0901, "AT"),
-    "error_comment": (0x0000_0902, "LO"),
-    "error_id": (0x0000_0903, "US"),
-    "number_of_remaining_suboperations": (0x0000_1020, "US"),
-    "number_of_completed_suboperations": (0x0000_1021, "US"),
-    "number_of_failed_suboperations": (0x0000_1022, "US"),
-    "number_of_warning_suboperations": (0x0000_1023, "US"),
+    name: COMMAND_ELEMENTS[name]
+    for name in (
+        "offending_element",
+        "error_comment",
+        "error_id",
+        "number_of_remaining_suboperations",
+        "number_of_completed_suboperations",
+        "number_of_failed_suboperations",
+        "number_of_warning_suboperations",
+    )
 }
-_STATUS_TAG: Final = 0x0000_0900
+_STATUS_TAG: Final = COMMAND_ELEMENTS["status"][0]
 
 
 def _element(tag: int, vr: str, value: Any) -> DataElement:
