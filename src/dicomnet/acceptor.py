@@ -36,6 +36,10 @@ def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
     assoc.requestor.load(rq, ae_title=rq.calling_ae_title)
     assoc.requestor.proposal = rq  # its contexts are built only if someone asks for them
     LOGGER.info("Association Received from %s at %s", rq.calling_ae_title, assoc.requestor.address)
+    if assoc.tls is not None:
+        LOGGER.info("TLS: %s", assoc.tls.describe())
+    if assoc._server is not None:
+        assoc._server._requested(assoc)
     assoc._notify(evt.EVT_REQUESTED)
     if assoc.is_rejected or assoc.is_aborted or assoc.is_established:
         return  # an EVT_REQUESTED handler answered already

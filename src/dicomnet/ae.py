@@ -79,6 +79,8 @@ class ApplicationEntity:
         self._network_timeout: float | None = 60
         self._connection_timeout: float | None = None
         self._maximum_associations = 10
+        self._maximum_pending_connections = 20
+        self._pdu_read_timeout: float | None = 30
         self._maximum_pdu_size = 16382
         self._implementation_class_uid = UID(IMPLEMENTATION_CLASS_UID)
         self._implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
@@ -189,6 +191,30 @@ class ApplicationEntity:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError("maximum_associations must be an int >= 1")
         self._maximum_associations = value
+
+    @property
+    def maximum_pending_connections(self) -> int:
+        """How many connections a server holds while waiting for their A-ASSOCIATE-RQ (TLS
+        handshakes included); one more closes the oldest, so idle connections cannot lock out a
+        peer that has something to say."""
+        return self._maximum_pending_connections
+
+    @maximum_pending_connections.setter
+    def maximum_pending_connections(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("maximum_pending_connections must be an int >= 1")
+        self._maximum_pending_connections = value
+
+    @property
+    def pdu_read_timeout(self) -> float | None:
+        """Seconds a peer may take to send one PDU, from its first byte to its last; past it
+        the association is aborted (a peer trickling bytes is not idle). None: no limit."""
+        return self._pdu_read_timeout
+
+    @pdu_read_timeout.setter
+    def pdu_read_timeout(self, value: float | None) -> None:
+        self._pdu_read_timeout = self._timeout(value)
+        self._propagate("pdu_read_timeout", value)
 
     @property
     def maximum_pdu_size(self) -> int:
@@ -345,8 +371,12 @@ class ApplicationEntity:
         The network and the peer never make this raise; bad arguments do (ValueError,
         TypeError, RuntimeError when no context is given or set).
         """
-        if tls_args is not None:
-            raise NotImplementedError("TLS comes with the issue 'Foundation 3 of 3'")
+        if tls_args is not None and not (
+            isinstance(tls_args, tuple)
+            and len(tls_args) == 2
+            and isinstance(tls_args[0], ssl.SSLContext)
+        ):
+            raise TypeError("'tls_args' must be (ssl.SSLContext, server_hostname)")
         if isinstance(addr, tuple):
             address: tuple[Any, ...] = (addr[0], port, *addr[1:])
         elif isinstance(addr, str):
@@ -362,6 +392,7 @@ class ApplicationEntity:
         called = _ae_title(ae_title)
         assoc = Association(self, "requestor")
         assoc._use_registry(registry_from(evt_handlers or []))
+        assoc._channel.tls = tls_args
         request_association(
             assoc,
             address,

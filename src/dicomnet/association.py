@@ -27,6 +27,7 @@ from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts, PeerStalledError
 from dicomnet.io.sockets import deadline_after
 from dicomnet.io.timer import call_at
+from dicomnet.io.transport import TlsInfo
 from dicomnet.logs import association_summary
 from dicomnet.notifications import STANDARD_HANDLERS, received_pdu, refresh_hooks
 from dicomnet.pdu.codes import AbortSource
@@ -140,6 +141,7 @@ class Association(threading.Thread):
                 artim=self._acse_timeout or _DEFAULT_ARTIM,
                 network=self._network_timeout,
                 connect=self._connection_timeout,
+                pdu=ae.pdu_read_timeout,
             ),
         )
 
@@ -221,6 +223,20 @@ class Association(threading.Thread):
     def network_timeout(self, value: float | None) -> None:
         self._network_timeout = value
         self._channel.set_network_timeout(value)
+
+    @property
+    def pdu_read_timeout(self) -> float | None:
+        """Seconds the peer may take to send one PDU (None: no limit)."""
+        return self._channel.timeouts.pdu
+
+    @pdu_read_timeout.setter
+    def pdu_read_timeout(self, value: float | None) -> None:
+        self._channel.timeouts.pdu = value
+
+    @property
+    def tls(self) -> TlsInfo | None:
+        """The TLS session (version, cipher, the peer's certificate); None without TLS."""
+        return self._channel.tls_info
 
     @property
     def connection_timeout(self) -> float | None:
@@ -320,6 +336,7 @@ class Association(threading.Thread):
         self._context = contextvars.copy_context() if self.config.pass_contextvars else None
         self.acse_timeout, self.dimse_timeout = ae.acse_timeout, ae.dimse_timeout
         self.network_timeout, self.connection_timeout = ae.network_timeout, ae.connection_timeout
+        self.pdu_read_timeout = ae.pdu_read_timeout
 
     def _start_reader_later(self) -> None:
         """A requestor just established: its caller reads for itself while it uses the
@@ -409,6 +426,13 @@ class Association(threading.Thread):
             self.release()
         else:
             self.abort(block=False)
+
+    def pdu_timeout(self) -> None:
+        """The peer has been sending one PDU for ``pdu_read_timeout`` seconds: abort."""
+        LOGGER.error(
+            "The peer took more than %s s to send one PDU: aborting", self.pdu_read_timeout
+        )
+        self.abort(block=False)
 
     def channel_closed(self) -> None:
         """The transport is closed: the association is over."""

@@ -60,6 +60,8 @@ def request_association(
         local = channel.sock.getsockname()
         assoc.requestor.address, assoc.requestor.port = str(local[0]), int(local[1])
         assoc._notify(evt.EVT_CONN_OPEN, {"address": address})
+    if assoc.tls is not None:
+        LOGGER.info("TLS: %s", assoc.tls.describe())
     deadline = deadline_after(assoc.acse_timeout)
     if not channel.run_until(lambda: _answered(assoc), deadline):
         LOGGER.error("No answer to the A-ASSOCIATE-RQ within the ACSE timeout: aborting")

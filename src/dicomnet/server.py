@@ -6,6 +6,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from dicomnet import events as evt
 from dicomnet.association import Association
 from dicomnet.events import HandlerRegistry, registry_from
 from dicomnet.io.listener import Listener, listening_socket
+from dicomnet.io.sockets import deadline_after
 from dicomnet.presentation import PresentationContext
 from dicomnet.services.contexts import supported_contexts
 
@@ -42,8 +44,8 @@ class AssociationServer:
         evt_handlers: list[Any] | None = None,
         request_handler: Any = None,
     ) -> None:
-        if ssl_context is not None:
-            raise NotImplementedError("TLS comes with the issue 'Foundation 3 of 3'")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError("'ssl_context' must be an ssl.SSLContext")
         self.ae = ae
         self.ae_title = ae_title
         self.contexts = list(contexts)
@@ -52,6 +54,8 @@ class AssociationServer:
         self._registry: HandlerRegistry = registry_from(evt_handlers or [])
         self._children: set[Association] = set()
         self._children_lock = threading.Lock()
+        #: Connections still waiting for their A-ASSOCIATE-RQ, oldest first.
+        self._pending: dict[Association, None] = {}
         self.socket = listening_socket(address)
         self.server_address: tuple[Any, ...] = tuple(self.socket.getsockname())
         self._listener = Listener(self.socket, self._on_accept)
@@ -98,8 +102,12 @@ class AssociationServer:
         assoc.requestor.address, assoc.requestor.port = str(peer[0]), int(peer[1])
         local = sock.getsockname()
         assoc.acceptor.address, assoc.acceptor.port = str(local[0]), int(local[1])
+        if self.ssl_context is not None:
+            assoc._channel.tls = (self.ssl_context, None)
         with self._children_lock:
             self._children.add(assoc)
+            self._pending[assoc] = None
+        self._make_room()
         try:
             assoc._channel.accepted(sock)
         except OSError:
@@ -117,9 +125,32 @@ class AssociationServer:
         if spare is not None and spare._handed is not None:
             spare._handed.set()  # without a socket: its thread ends
 
+    def _make_room(self) -> None:
+        """Beyond ``maximum_pending_connections`` connections without an A-ASSOCIATE-RQ, close
+        the oldest: a connection that says nothing must not keep out one that would."""
+        limit = self.ae.maximum_pending_connections
+        with self._children_lock:
+            excess = len(self._pending) - limit
+            oldest = list(self._pending)[: max(0, excess)]
+            for assoc in oldest:
+                del self._pending[assoc]
+        for assoc in oldest:
+            LOGGER.warning(
+                "More than %d connections without an A-ASSOCIATE-RQ: closing the oldest (from %s)",
+                limit,
+                assoc.requestor.address,
+            )
+            assoc._channel.close_transport()
+
+    def _requested(self, assoc: Association) -> None:
+        """``assoc``'s A-ASSOCIATE-RQ arrived: it is no longer pending."""
+        with self._children_lock:
+            self._pending.pop(assoc, None)
+
     def _forget(self, assoc: Association) -> None:
         with self._children_lock:
             self._children.discard(assoc)
+            self._pending.pop(assoc, None)
         self.ae._unadmit(assoc)
 
     @property
@@ -134,6 +165,21 @@ class AssociationServer:
         self._listener.shutdown()
         spare, self._spare = self._spare, None
         self._release_spare(spare)
+
+    def drain(self, timeout: float | None = 30.0) -> int:
+        """Stop accepting, let the live associations finish their work (at most ``timeout``
+        seconds in all), then abort those still running: how many had to be aborted. A server
+        being stopped (SIGTERM) calls this so that no transfer in flight is cut short."""
+        self.shutdown()
+        deadline = deadline_after(timeout)
+        for assoc in self.active_associations:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            assoc._channel.wait_closed(remaining)
+        aborted = self.active_associations
+        for assoc in aborted:
+            LOGGER.warning("Association with %s still busy: aborting", assoc.requestor.ae_title)
+            assoc.abort()
+        return len(aborted)
 
     @property
     def stopped(self) -> bool:

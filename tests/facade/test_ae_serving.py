@@ -33,7 +33,7 @@ def test_associate_refuses_bad_arguments() -> None:
     ae.add_requested_context(VERIFICATION)
     with pytest.raises(ValueError, match="Invalid AE title"):
         ae.associate("127.0.0.1", 11112, ae_title="A\\B")
-    with pytest.raises(NotImplementedError, match="TLS"):
+    with pytest.raises(TypeError, match="tls_args"):
         ae.associate("127.0.0.1", 11112, tls_args=(None, "host"))  # type: ignore[arg-type]
     assert ae.active_associations == []
 

@@ -99,6 +99,7 @@ class Recorder:
         self.closed_calls = 0
         self.closed = threading.Event()
         self.react: Callable[[UlEvent], None] | None = None
+        self.pdu_timeouts = 0
         self._cond = threading.Condition()
 
     def channel_event(self, event: UlEvent) -> None:
@@ -112,6 +113,11 @@ class Recorder:
     def network_idle(self) -> None:
         with self._cond:
             self.idle_calls += 1
+            self._cond.notify_all()
+
+    def pdu_timeout(self) -> None:
+        with self._cond:
+            self.pdu_timeouts += 1
             self._cond.notify_all()
 
     def channel_closed(self) -> None:

@@ -217,6 +217,23 @@ def test_rejection_arriving_in_pieces_keeps_the_requestor_waiting() -> None:
     ]
 
 
+def test_mid_pdu_tells_a_partly_received_pdu() -> None:
+    pair = ConnectionPair()
+    pair.connect()
+    pair.pump()
+    seen = [pair.requestor.mid_pdu]
+    pair.send("acceptor", AAssociateRJ(result=2, source=3, reason=1))
+    pair.deliver("acceptor", 3)
+    seen.append(pair.requestor.mid_pdu)
+    pair.deliver("acceptor")
+    seen.append(pair.requestor.mid_pdu)
+    assert seen == [False, True, False]
+    broken = Connection()
+    broken.transport_accepted()
+    broken.receive_data(b"\x01\x00\xff\xff\xff\xff")  # an A-ASSOCIATE-RQ far too long
+    assert not broken.mid_pdu
+
+
 def test_inconsistent_local_accept_is_refused() -> None:
     pair = ConnectionPair()
     pair.connect()

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -33,7 +34,9 @@ from dicomnet._bytes import Buffer
 from dicomnet.dimse.messages import DimseMessage
 from dicomnet.errors import LocalProtocolError
 from dicomnet.io import sockets
+from dicomnet.io.deadlines import Deadlines
 from dicomnet.io.handler import ChannelHandler, ChannelTimeouts, PeerStalledError
+from dicomnet.io.transport import TlsInfo, TlsTransport, Transport
 from dicomnet.io.waiter import Waiter
 from dicomnet.io.wakeup import Wakeup
 from dicomnet.pdu.types import Pdu
@@ -80,6 +83,9 @@ class Channel:
         self.handler = handler
         self.timeouts = timeouts or ChannelTimeouts()
         self.sock: socket.socket | None = None
+        self.transport: Transport | None = None
+        #: TLS for the connection: (context, server_hostname for a requestor); None: plain TCP.
+        self.tls: tuple[ssl.SSLContext, str | None] | None = None
         #: (host, port) to connect to, for a requestor.
         self.address: tuple[str, int] | tuple[str, int, int, int] | None = None
         self.bind_address: tuple[str, int] | None = None
@@ -110,16 +116,15 @@ class Channel:
         self._linger_until = 0.0
         self._poll: select.poll | None = None
         self._wakeup: Wakeup | None = None
-        self._artim: float | None = None
-        self._idle: float | None = None
-        self._last_received = time.monotonic()
+        self._deadlines = Deadlines(self.timeouts)
         self._finished = False
         self._closed_event = threading.Event()
 
     # -- setting up ------------------------------------------------------------------------------
 
-    def adopt(self, sock: socket.socket) -> None:
-        """Take over a connected socket (non-blocking from here on, TCP_NODELAY)."""
+    def adopt(self, sock: socket.socket, *, server_side: bool = True) -> None:
+        """Take over a connected socket (non-blocking from here on, TCP_NODELAY), with TLS if
+        ``tls`` is set (the handshake is still to come)."""
         sock.setblocking(False)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -128,6 +133,17 @@ class Channel:
         self._poll.register(sock.fileno(), _POLL_IN)
         self._poll.register(self._wakeup.fd, select.POLLIN)
         self.sock = sock
+        if self.tls is None:
+            self.transport = Transport(sock)
+        else:
+            context, hostname = self.tls
+            self.transport = TlsTransport(
+                sock,
+                context,
+                server_side=server_side,
+                server_hostname=None if server_side else hostname,
+                write_timeout=self.timeouts.write,
+            )
         self._touch()
 
     def accepted(self, sock: socket.socket) -> None:
@@ -140,7 +156,10 @@ class Channel:
         try:
             sock = sockets.open_connection(self.address, self.timeouts.connect, self.bind_address)
             try:
-                self.adopt(sock)
+                self.adopt(sock, server_side=False)
+                if isinstance(self.transport, TlsTransport):
+                    limit = self.timeouts.connect or self.timeouts.artim
+                    self.transport.handshake(sockets.deadline_after(limit))
             except OSError:
                 sock.close()
                 raise
@@ -214,20 +233,19 @@ class Channel:
             elif isinstance(effect, CloseTransport):
                 self.close_transport()
             elif isinstance(effect, StartArtim):
-                artim = self.timeouts.artim
-                self._artim = sockets.deadline_after(artim)
+                self._deadlines.start_artim()
                 self._wake()
             elif isinstance(effect, StopArtim):
-                self._artim = None
+                self._deadlines.artim = None
 
     # -- writing ---------------------------------------------------------------------------------
 
     def _write(self, out: list[Buffer]) -> None:
-        sock = self.sock
-        if sock is None or self.closed or self.write_failed:
+        sock, transport = self.sock, self.transport
+        if sock is None or transport is None or self.closed or self.write_failed:
             return
         try:
-            sockets.write_all(sock, out, self.timeouts.write)
+            transport.write(out, self.timeouts.write)
         except OSError:
             # the peer went away (what it said before leaving is still to be read) or stalled
             self.write_failed = True
@@ -425,29 +443,36 @@ class Channel:
         if self.closed or sock is None:
             self._finish()
             return False
-        self._read(sock, deadline, yield_to_claims)
+        assert self.transport is not None
+        self._read(self.transport, deadline, yield_to_claims)
         return True
 
-    def _read(self, sock: socket.socket, deadline: float | None, yield_to_claims: bool) -> None:
+    def _read(self, transport: Transport, deadline: float | None, yield_to_claims: bool) -> None:
         try:
-            count = sock.recv_into(self._view)
+            count = transport.recv_into(self._view)
         except BlockingIOError:
             if not self._wait_readable(deadline, yield_to_claims):
                 return
             try:
-                count = sock.recv_into(self._view)
+                count = transport.recv_into(self._view)
             except BlockingIOError:
                 return
-            except OSError:
-                count = 0
-        except OSError:
-            count = 0
+            except OSError as exc:
+                count = self._read_failed(exc)
+        except OSError as exc:
+            count = self._read_failed(exc)
         self._received(count)
+
+    def _read_failed(self, exc: OSError) -> int:
+        """The connection broke: a TLS failure is worth a line in the log, a reset is not."""
+        if isinstance(exc, ssl.SSLError):
+            LOGGER.warning("TLS failure with %s: %s", _peer_name(self.sock), exc)
+        return 0
 
     def _wait_readable(self, deadline: float | None, yield_to_claims: bool) -> bool:
         poller = self._poll
         assert poller is not None
-        wait = sockets.earliest(self._artim, self._idle, deadline)
+        wait = self._deadlines.next(deadline)
         timeout = None if wait is None else sockets.poll_milliseconds(wait - time.monotonic())
         with self._cond:
             if yield_to_claims and self._claims:
@@ -468,42 +493,41 @@ class Channel:
 
     def _received(self, count: int) -> None:
         view = self._view[:count]
-        if count:
-            self._touch()
-            if self.data_hook is not None:
-                self.data_hook("recv", [view])
+        if count and self.data_hook is not None:
+            self.data_hook("recv", [view])
         try:
             if count:
                 self.locked(lambda: self.conn.receive_data(view))
+                self._touch(mid_pdu=self.conn.mid_pdu)
             else:
                 self.locked(self.conn.receive_eof)
         except LocalProtocolError:  # the transport was closed by another thread meanwhile
             self.close_transport()
 
     def _expire(self) -> None:
-        now = time.monotonic()
-        if self._artim is not None and now >= self._artim:
-            self._artim = None
+        due = self._deadlines.due()
+        if due.artim:
             with contextlib.suppress(LocalProtocolError):
                 self.locked(self.conn.artim_expired)
-        if self._idle is not None and now >= self._idle:
-            self._touch()
+        if due.pdu:
+            self.handler.pdu_timeout()
+        elif due.idle:
             self.handler.network_idle()
 
-    def _touch(self) -> None:
-        self._last_received = time.monotonic()
-        self._set_idle()
-
-    def _set_idle(self) -> None:
-        network = self.timeouts.network
-        self._idle = None if network is None else self._last_received + network
+    def _touch(self, *, mid_pdu: bool = False) -> None:
+        self._deadlines.received(mid_pdu=mid_pdu)
 
     def set_network_timeout(self, seconds: float | None) -> None:
         """Change the idle limit now, counted from the last data received; a thread waiting in
         ``poll`` is woken to wait for the new deadline."""
         self.timeouts.network = seconds
-        self._set_idle()
+        self._deadlines.reset_idle()
         self._wake()
+
+    @property
+    def tls_info(self) -> TlsInfo | None:
+        """What the TLS handshake agreed on (None without TLS, or before the handshake)."""
+        return None if self.transport is None else self.transport.tls
 
     def end_waiters(self) -> None:
         """No response can come any more: wake every waiting requester, and a thread reading
@@ -572,7 +596,9 @@ class Channel:
             wakeup, self._wakeup = self._wakeup, None
             if wakeup is not None:
                 wakeup.close()
-        if sock is not None:
+        if sock is not None and self.transport is not None:
+            self.transport.close()
+        elif sock is not None:
             sock.close()
 
     def _finish(self) -> None:
@@ -595,3 +621,9 @@ class Channel:
     def finished(self) -> bool:
         """The socket has been released."""
         return self._finished
+
+
+def _peer_name(sock: socket.socket | None) -> str:
+    with contextlib.suppress(OSError, AttributeError):
+        return str(sock.getpeername()[0])  # type: ignore[union-attr]
+    return "the peer"

@@ -24,6 +24,8 @@ class ChannelTimeouts:
     write: float | None = 60.0
     #: Opening the transport connection.
     connect: float | None = None
+    #: Receiving one PDU, from its first byte to its last.
+    pdu: float | None = 30.0
 
 
 class ChannelHandler(Protocol):
@@ -34,6 +36,10 @@ class ChannelHandler(Protocol):
 
     def network_idle(self) -> None:
         """Nothing was received for ``ChannelTimeouts.network`` seconds (on the reading thread)."""
+
+    def pdu_timeout(self) -> None:
+        """A PDU began to arrive ``ChannelTimeouts.pdu`` seconds ago and is still not complete
+        (on the reading thread)."""
 
     def channel_closed(self) -> None:
         """The transport connection is closed; called once."""

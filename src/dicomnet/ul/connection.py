@@ -157,6 +157,11 @@ class Connection:
         return effects
 
     @property
+    def mid_pdu(self) -> bool:
+        """A PDU has begun to arrive and is not complete (for a driver's per-PDU deadline)."""
+        return not self._framer.at_boundary and not self._framer.broken
+
+    @property
     def send_maximum_length(self) -> int:
         """The P-DATA-TF length we send in: the peer's Maximum Length, within ``max_send_length``."""
         cap = self.config.max_send_length
