@@ -155,7 +155,8 @@ class UserIdentityNegotiation:
     def to_item(self) -> UserIdentityRQ:
         if self.user_identity_type not in (1, 2, 3, 4, 5) or not self.primary_field:
             raise ValueError("user_identity_type (1 to 5) and primary_field are required")
-        if self.user_identity_type == 2 and not self.secondary_field:
+        if self.user_identity_type == 2 and self.secondary_field is None:
+            # an empty passcode is sent as written (DCMTK's --empty-password)
             raise ValueError("user identity type 2 needs a secondary_field (the passcode)")
         return UserIdentityRQ(
             identity_type=self.user_identity_type,

@@ -46,6 +46,9 @@ from typing import IO, Final, NoReturn
 from dicomnet import __version__
 from dicomnet.ae import ApplicationEntity
 from dicomnet.logs import LOGGER_NAME
+from dicomnet.server import AssociationServer
+
+LOGGER = logging.getLogger("dicomnet.apps")
 
 __all__ = [
     "EXITCODE_ASSOCIATION_ABORTED",
@@ -391,3 +394,39 @@ def interrupt_on_sigterm() -> Iterator[None]:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def add_drain_option(group: argparse._ArgumentGroup) -> None:
+    """``--drain-timeout s``: how long a stopping server lets associations in flight finish."""
+    group.add_argument(
+        "--drain-timeout",
+        type=int_in(0),
+        default=30,
+        metavar="s",
+        help="on SIGTERM/SIGINT, let associations in progress finish for at most s seconds, "
+        "then abort them (default: 30)",
+    )
+
+
+def serve_until_signalled(server: AssociationServer, drain_timeout: float | None) -> None:
+    """Serve on this thread until SIGINT or SIGTERM (inside ``interrupt_on_sigterm``), then
+    drain: accept nothing more, let the associations in progress finish (at most
+    ``drain_timeout`` seconds), abort the rest. A second signal aborts them at once."""
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    busy = len(server.active_associations)
+    if busy:
+        LOGGER.warning(
+            "Stopping: letting %d association(s) in progress finish (at most %s s)",
+            busy,
+            drain_timeout,
+        )
+    try:
+        aborted = server.drain(drain_timeout)
+    except KeyboardInterrupt:
+        server.shutdown()
+        for assoc in server.active_associations:
+            assoc.abort()
+        return
+    if aborted:
+        LOGGER.warning("%d association(s) aborted after the drain timeout", aborted)

@@ -34,6 +34,7 @@ from dicomnet.apps._common import (
     EXITCODE_NO_ERROR,
     DcmtkArgumentParser,
     add_aetitle_option,
+    add_drain_option,
     add_max_pdu_option,
     add_timeout_options,
     ae_title,
@@ -43,7 +44,9 @@ from dicomnet.apps._common import (
     interrupt_on_sigterm,
     new_parser,
     run_app,
+    serve_until_signalled,
 )
+from dicomnet.apps._secure import add_tls_options, tls_from_args
 from dicomnet.pdu.codes import RejectReason, RejectResult, RejectSource
 from dicomnet.presentation import ALL_TRANSFER_SYNTAXES
 from dicomnet.sop_class import Verification
@@ -106,6 +109,7 @@ def build_parser() -> DcmtkArgumentParser:
         )
     _add_network_options(parser.add_argument_group("network options: other"))
     _add_access_options(parser.add_argument_group("network options: access and fault injection"))
+    add_tls_options(parser, server=True)
     return parser
 
 
@@ -120,6 +124,7 @@ def _add_network_options(group: argparse._ArgumentGroup) -> None:
     add_timeout_options(group, connection=False)
     add_aetitle_option(group, "ECHOSCP", scp=True)
     add_max_pdu_option(group)
+    add_drain_option(group)
     group.add_argument(
         "--max-associations",
         type=int_in(1),
@@ -213,16 +218,20 @@ def run(args: argparse.Namespace) -> int:
     ae = _make_ae(args)
     behaviour = _Behaviour(args.refuse, args.reject, args.abort_after, args.sleep_during)
     address = (args.bind_address, args.port)
+    try:
+        tls = tls_from_args(args, server=True)
+    except (OSError, ValueError) as exc:
+        LOGGER.critical("%s", exc)
+        return EXITCODE_COMMANDLINE_SYNTAX_ERROR
     with interrupt_on_sigterm():
         try:
-            ae.start_server(address, block=True, evt_handlers=behaviour.handlers())
+            server = ae.make_server(address, ssl_context=tls, evt_handlers=behaviour.handlers())
         except OSError as exc:
             LOGGER.critical(
                 "cannot create network: TCP Initialization Error: %s", exc.strerror or exc
             )
             return EXITCODE_CANNOT_INITIALIZE_NETWORK
-        except KeyboardInterrupt:
-            pass
+        serve_until_signalled(server, args.drain_timeout)
     return EXITCODE_NO_ERROR
 
 

@@ -4,7 +4,9 @@ Options, defaults and exit codes are DCMTK 3.6.7's (checked against ``/usr/bin/e
 ``-aet`` (ECHOSCU), ``-aec`` (ANY-SCP), ``-pts n`` (the first n of DCMTK's 38 transfer
 syntaxes; 1, implicit VR little endian only, by default), ``-ppc n`` (n identical Verification
 contexts), ``-to``/``-ts``/``-ta``/``-td``, ``-pdu`` (16384), ``--repeat n`` and ``--abort``.
-No TLS options.
+TLS (``+tls``, ``+tla``, ...) and user identity (``-usr``, ``-pwd``, ``-rsp``, ...) options as
+DCMTK's storescu has them (see ``apps._secure``); with ``-rsp``, an association without a positive
+user identity response is aborted (exit 1).
 
 ``-v`` prints DCMTK's lines: ``Requesting Association`` and ``Association Accepted (Max Send PDV:
 n)`` come from the library (its PDV is the real fragment size, DCMTK's is 6 bytes less), then
@@ -51,6 +53,12 @@ from dicomnet.apps._common import (
     int_in,
     new_parser,
     run_app,
+)
+from dicomnet.apps._secure import (
+    add_identity_options,
+    add_tls_options,
+    identity_from_args,
+    tls_from_args,
 )
 from dicomnet.association import Association
 from dicomnet.logs import association_summary
@@ -122,6 +130,8 @@ def build_parser() -> DcmtkArgumentParser:
     other.add_argument(
         "--abort", action="store_true", help="abort association instead of releasing it"
     )
+    add_tls_options(parser, server=False)
+    add_identity_options(parser)
     return parser
 
 
@@ -217,16 +227,32 @@ def run(args: argparse.Namespace) -> int:
     ae = AE(ae_title=args.aetitle)
     apply_timeouts(ae, args)
     watch = _Watch()
+    try:
+        tls = tls_from_args(args, server=False)
+        identity = identity_from_args(args)
+    except (OSError, ValueError) as exc:
+        LOGGER.critical("%s", exc)
+        return EXITCODE_COMMANDLINE_SYNTAX_ERROR
     assoc = ae.associate(
         args.peer,
         args.port,
         contexts=_contexts(args),
         ae_title=args.call,
         max_pdu=args.max_pdu,
+        ext_neg=[identity] if identity is not None else None,
+        tls_args=None if tls is None else (tls, args.peer),
         evt_handlers=watch.handlers(),
     )
     if not assoc.is_established:
         return _not_established(assoc, watch, args)
+    if (
+        identity is not None
+        and identity.positive_response_requested
+        and (assoc.acceptor.user_identity is None)
+    ):
+        LOGGER.critical("User Identity Negotiation failed: no positive response from the peer")
+        assoc.abort()
+        return EXITCODE_ASSOCIATION_FAILED
     code = _echo(assoc, args.repeat, watch)
     if code is not None:
         return code

@@ -129,6 +129,7 @@ class TlsTransport(Transport):
         self._write_timeout = write_timeout
         self._done = False
         self._eof = False
+        self._failed = False
 
     @property
     def handshake_done(self) -> bool:
@@ -176,6 +177,15 @@ class TlsTransport(Transport):
     # -- data ------------------------------------------------------------------------------------
 
     def recv_into(self, view: memoryview) -> int:
+        if self._failed:
+            return 0  # reported once: from here on the stream has ended
+        try:
+            return self._recv_into(view)
+        except ssl.SSLError:
+            self._failed = True
+            raise
+
+    def _recv_into(self, view: memoryview) -> int:
         if not self._done:
             self.handshake_step()
         while True:
