@@ -26,9 +26,31 @@ from dicomnet.ul.negotiation import AcceptorPolicy, negotiate_as_acceptor
 if TYPE_CHECKING:
     from dicomnet.association import Association
 
-__all__ = ["answer_request"]
+__all__ = ["ACSE", "answer_request"]
 
 LOGGER = logging.getLogger("dicomnet.acse")
+
+
+class ACSE:
+    """The association control service element: what an EVT_REQUESTED handler may do."""
+
+    def __init__(self, assoc: Association) -> None:
+        self.assoc = assoc
+
+    def send_reject(self, result: int, source: int, diagnostic: int) -> None:
+        """Reject the association being requested (A-ASSOCIATE-RJ)."""
+        if result not in (1, 2) or source not in (1, 2, 3):
+            raise ValueError("Invalid 'result' or 'source' parameter value")
+        self.assoc._reject(AAssociateRJ(result=result, source=source, reason=diagnostic))
+
+    def send_abort(self, source: int) -> None:
+        """Abort the association (A-ABORT) with ``source``."""
+        self.assoc._send_abort(source)
+
+    @property
+    def acse_timeout(self) -> float | None:
+        """The association's ACSE timeout."""
+        return self.assoc.acse_timeout
 
 
 def answer_request(assoc: Association, rq: AAssociateRQ) -> None:

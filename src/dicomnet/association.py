@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 
 from dicomnet import _config
 from dicomnet import events as evt
-from dicomnet.acceptor import answer_request
+from dicomnet.acceptor import ACSE, answer_request
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseResponse
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
@@ -70,28 +70,6 @@ _ANSWER_RELEASE: Final = frozenset(
 #: How long an A-ABORT waits for a write stuck on another thread before giving the peer up.
 ABORT_WRITE_WAIT: Final = 1.0
 _MODES: Final = ("requestor", "acceptor")
-
-
-class ACSE:
-    """The association control service element: what an EVT_REQUESTED handler may do."""
-
-    def __init__(self, assoc: Association) -> None:
-        self.assoc = assoc
-
-    def send_reject(self, result: int, source: int, diagnostic: int) -> None:
-        """Reject the association being requested (A-ASSOCIATE-RJ)."""
-        if result not in (1, 2) or source not in (1, 2, 3):
-            raise ValueError("Invalid 'result' or 'source' parameter value")
-        self.assoc._reject(AAssociateRJ(result=result, source=source, reason=diagnostic))
-
-    def send_abort(self, source: int) -> None:
-        """Abort the association (A-ABORT) with ``source``."""
-        self.assoc._send_abort(source)
-
-    @property
-    def acse_timeout(self) -> float | None:
-        """The association's ACSE timeout."""
-        return self.assoc.acse_timeout
 
 
 class Association(threading.Thread):

@@ -1,20 +1,14 @@
 """The threaded driver: one ``Connection`` on one TCP socket.
 
-Threads and locks:
-
-- Exactly one thread reads at a time: the one holding the read token. A thread waiting for
-  something only the socket can bring (a response, the end of a release) takes the token and reads
-  the socket itself (``Waiter.get`` -> ``run_until``), so a response reaches its caller without a
-  thread hand-off; a reader thread blocked in ``poll`` is woken to step aside, and takes the
-  socket back once nobody has wanted it for ``LINGER`` seconds. A handler runs on the thread
-  holding the token and reads for its own requests' responses. Nothing polls a queue or sleeps.
-- ``_lock`` guards the ``Connection``; the bytes it produces are written under ``_write_lock``,
-  taken before ``_lock`` is released, so that writes leave in the order the connection produced
-  them while no lock is held across a blocking read.
-- ``_message_lock`` makes a whole DIMSE message one unit: two threads may send on one association;
-  their messages are serialised, never interleaved.
-- Timers are deadlines the reader waits on in ``poll``; a change made by another thread (ARTIM
-  started by a local abort, a transport closed under the reader) wakes it through an eventfd.
+- One thread reads at a time: the holder of the read token. A thread waiting for a response
+  takes it and reads the socket itself (``Waiter.get`` -> ``run_until``): no thread hand-off. A
+  reader thread in ``poll`` is woken to step aside and takes the socket back after ``LINGER``
+  seconds without claims. Handlers run on the token holder. Nothing polls a queue or sleeps.
+- ``_lock`` guards the ``Connection``; its bytes are written under ``_write_lock``, taken
+  before ``_lock`` is released: writes leave in order, no lock is held across a blocking read.
+  ``_message_lock`` keeps the PDUs of two threads' DIMSE messages from interleaving.
+- Timers are deadlines of the ``poll`` (``Deadlines``); another thread's change wakes it
+  through an eventfd. TLS is the transport's business (``io.transport``).
 """
 
 from __future__ import annotations
@@ -36,8 +30,8 @@ from dicomnet.errors import LocalProtocolError
 from dicomnet.io import sockets
 from dicomnet.io.deadlines import Deadlines
 from dicomnet.io.handler import ChannelHandler, ChannelTimeouts, PeerStalledError
-from dicomnet.io.transport import TlsInfo, TlsTransport, Transport
-from dicomnet.io.waiter import Waiter
+from dicomnet.io.transport import TlsInfo, TlsTransport, Transport, make_transport
+from dicomnet.io.waiter import Waiter, route
 from dicomnet.io.wakeup import Wakeup
 from dicomnet.pdu.types import Pdu
 from dicomnet.ul.connection import Connection
@@ -133,18 +127,8 @@ class Channel:
         self._poll.register(sock.fileno(), _POLL_IN)
         self._poll.register(self._wakeup.fd, select.POLLIN)
         self.sock = sock
-        if self.tls is None:
-            self.transport = Transport(sock)
-        else:
-            context, hostname = self.tls
-            self.transport = TlsTransport(
-                sock,
-                context,
-                server_side=server_side,
-                server_hostname=None if server_side else hostname,
-                write_timeout=self.timeouts.write,
-            )
-        self._touch()
+        self.transport = make_transport(sock, self.tls, server_side, self.timeouts.write)
+        self._deadlines.received(mid_pdu=False)
 
     def accepted(self, sock: socket.socket) -> None:
         """Acceptor: a peer opened ``sock`` to us (Evt5; ARTIM runs until its request comes)."""
@@ -466,7 +450,7 @@ class Channel:
     def _read_failed(self, exc: OSError) -> int:
         """The connection broke: a TLS failure is worth a line in the log, a reset is not."""
         if isinstance(exc, ssl.SSLError):
-            LOGGER.warning("TLS failure with %s: %s", _peer_name(self.sock), exc)
+            LOGGER.warning("TLS failure with %s: %s", sockets.peer_name(self.sock), exc)
         return 0
 
     def _wait_readable(self, deadline: float | None, yield_to_claims: bool) -> bool:
@@ -498,7 +482,7 @@ class Channel:
         try:
             if count:
                 self.locked(lambda: self.conn.receive_data(view))
-                self._touch(mid_pdu=self.conn.mid_pdu)
+                self._deadlines.received(mid_pdu=self.conn.mid_pdu)
             else:
                 self.locked(self.conn.receive_eof)
         except LocalProtocolError:  # the transport was closed by another thread meanwhile
@@ -513,9 +497,6 @@ class Channel:
             self.handler.pdu_timeout()
         elif due.idle:
             self.handler.network_idle()
-
-    def _touch(self, *, mid_pdu: bool = False) -> None:
-        self._deadlines.received(mid_pdu=mid_pdu)
 
     def set_network_timeout(self, seconds: float | None) -> None:
         """Change the idle limit now, counted from the last data received; a thread waiting in
@@ -537,12 +518,8 @@ class Channel:
         self._wake()
 
     def _dispatch(self, event: UlEvent) -> None:
-        if isinstance(event, MessageReceived):
-            responding_to = getattr(event.message, "message_id_being_responded_to", None)
-            waiter = self._waiters.get(responding_to) if responding_to is not None else None
-            if waiter is not None:
-                waiter.put(event)
-                return
+        if isinstance(event, MessageReceived) and route(self._waiters, event):
+            return
         try:
             self.handler.channel_event(event)
         except Exception:
@@ -621,9 +598,3 @@ class Channel:
     def finished(self) -> bool:
         """The socket has been released."""
         return self._finished
-
-
-def _peer_name(sock: socket.socket | None) -> str:
-    with contextlib.suppress(OSError, AttributeError):
-        return str(sock.getpeername()[0])  # type: ignore[union-attr]
-    return "the peer"

@@ -10,7 +10,14 @@ from typing import Any, Final
 
 from dicomnet._bytes import Buffer
 
-__all__ = ["deadline_after", "earliest", "open_connection", "poll_milliseconds", "write_all"]
+__all__ = [
+    "deadline_after",
+    "earliest",
+    "open_connection",
+    "peer_name",
+    "poll_milliseconds",
+    "write_all",
+]
 
 _IOV_MAX: Final = 1024  # Linux's limit on buffers per sendmsg
 #: The longest ``poll`` timeout (a C int of milliseconds); a longer wait is cut to it and resumed.
@@ -89,3 +96,11 @@ def earliest(*deadlines: float | None) -> float | None:
     """The earliest of the deadlines that are set (None if none is)."""
     present = [d for d in deadlines if d is not None]
     return min(present) if present else None
+
+
+def peer_name(sock: socket.socket | None) -> str:
+    """The peer's address for a log line ("the peer" once it cannot be known)."""
+    try:
+        return str(sock.getpeername()[0]) if sock is not None else "the peer"
+    except OSError:
+        return "the peer"

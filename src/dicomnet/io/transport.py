@@ -23,7 +23,7 @@ from typing import Any, Final, cast
 from dicomnet._bytes import Buffer
 from dicomnet.io import sockets
 
-__all__ = ["TcpTransport", "TlsInfo", "TlsTransport", "Transport"]
+__all__ = ["TcpTransport", "TlsInfo", "TlsTransport", "Transport", "make_transport"]
 
 LOGGER = logging.getLogger("dicomnet.io")
 
@@ -253,6 +253,25 @@ class TlsTransport(Transport):
             finally:
                 self._lock.release()
         self.sock.close()
+
+
+def make_transport(
+    sock: socket.socket,
+    tls: tuple[ssl.SSLContext, str | None] | None,
+    server_side: bool,
+    write_timeout: float | None,
+) -> Transport:
+    """Plain TCP (``tls`` None) or TLS with (context, the server's hostname for a client)."""
+    if tls is None:
+        return Transport(sock)
+    context, hostname = tls
+    return TlsTransport(
+        sock,
+        context,
+        server_side=server_side,
+        server_hostname=None if server_side else hostname,
+        write_timeout=write_timeout,
+    )
 
 
 def _info(tls: ssl.SSLObject) -> TlsInfo:

@@ -12,7 +12,7 @@ from dicomnet.ul.events import MessageReceived
 if TYPE_CHECKING:
     from dicomnet.io.channel import Channel
 
-__all__ = ["Waiter"]
+__all__ = ["Waiter", "route"]
 
 
 class Waiter:
@@ -67,3 +67,13 @@ class Waiter:
     def close(self) -> None:
         """Stop receiving: later responses to this message go to the channel's handler."""
         self._channel.forget(self)
+
+
+def route(waiters: dict[int, Waiter], event: MessageReceived) -> bool:
+    """Hand a response to the waiter of its request: False if nobody waits for it."""
+    responding_to = getattr(event.message, "message_id_being_responded_to", None)
+    waiter = waiters.get(responding_to) if responding_to is not None else None
+    if waiter is None:
+        return False
+    waiter.put(event)
+    return True
