@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_echo import free_port, load  # noqa: E402
-from tests.tls.certs import Pki, make_pki  # noqa: E402
+from bench.bench_echo import free_port, load
+from tests.tls.certs import Pki, make_pki
 
 HOST = "127.0.0.1"
 VERIFICATION = "1.2.840.10008.1.1"
@@ -137,7 +137,9 @@ def main() -> None:
             ours["assoc_per_s"] / theirs["assoc_per_s"],
         )
     )
-    print(f"dicomnet/DCMTK echo: {results['dcmtk']['echo_median_us'] / ours['echo_median_us']:.2f}x")
+    print(
+        f"dicomnet/DCMTK echo: {results['dcmtk']['echo_median_us'] / ours['echo_median_us']:.2f}x"
+    )
 
 
 if __name__ == "__main__":
