@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.bench_echo import free_port, load
+from bench_echo import free_port, load
 from tests.tls.certs import Pki, make_pki
 
 HOST = "127.0.0.1"
@@ -64,19 +65,19 @@ def python_impl(impl: str, pki: Pki, echoes: int, assocs: int) -> dict[str, floa
 
     try:
         assoc = associate()
-        samples = []
+        samples: list[int] = []
         for _ in range(echoes):
             start = time.perf_counter_ns()
             status = assoc.send_c_echo()
             samples.append(time.perf_counter_ns() - start)
         assert status.Status == 0
         assoc.release()
-        start = time.perf_counter()
+        began = time.perf_counter()
         for _ in range(assocs):
             assoc = associate()
             assoc.send_c_echo()
             assoc.release()
-        rate = assocs / (time.perf_counter() - start)
+        rate = assocs / (time.perf_counter() - began)
     finally:
         server.shutdown()
     return {"echo_median_us": statistics.median(samples) / 1000, "assoc_per_s": rate}
