@@ -30,7 +30,7 @@ from dicomnet.pdu import DEFAULT_MAX_ASSOCIATE_LENGTH, decode_pdu
 from dicomnet.pdu.types import AAssociateAC
 from dicomnet.ul.negotiation import UNLIMITED_SUBSTITUTE
 from tests.pdu.helpers import item, pdu_bytes
-from tests.robustness.conftest import ServeFactory, Served
+from tests.robustness.conftest import Served, ServeFactory
 from tests.robustness.support import (
     IMPLICIT,
     RawPeer,
@@ -162,7 +162,9 @@ def test_unknown_pdu_type_is_aborted_without_reading_its_body(
 
 @pytest.mark.parametrize("length", [0, 3, 5, 0xFFFFFFFF])
 @pytest.mark.parametrize(
-    "pdu_type", [0x03, 0x05, 0x06, 0x07], ids=["A-ASSOCIATE-RJ", "RELEASE-RQ", "RELEASE-RP", "A-ABORT"]
+    "pdu_type",
+    [0x03, 0x05, 0x06, 0x07],
+    ids=["A-ASSOCIATE-RJ", "RELEASE-RQ", "RELEASE-RP", "A-ABORT"],
 )
 def test_fixed_length_pdu_with_a_wrong_length_is_aborted(
     serve: ServeFactory, pdu_type: int, length: int

@@ -33,21 +33,20 @@ import pytest
 
 from dicomnet import evt
 from dicomnet.ae import ApplicationEntity
+from dicomnet.dimse import MINIMUM_MAX_LENGTH
 from dicomnet.events import Event
 from dicomnet.pdu import (
     AAssociateAC,
     ImplementationClassUID,
     MaximumLength,
     PresentationContextAC,
-    UnknownItem,
     UserIdentityAC,
     UserIdentityRQ,
     decode_pdu,
     encode_pdu,
 )
-from dicomnet.ul.negotiation import MINIMUM_MAX_LENGTH
-from tests.pdu.helpers import item, pdu_bytes
-from tests.robustness.conftest import ServeFactory, Served
+from tests.pdu.helpers import item
+from tests.robustness.conftest import Served, ServeFactory
 from tests.robustness.support import (
     IMPLICIT,
     PEER_TIMEOUT,
@@ -165,9 +164,7 @@ def test_request_without_presentation_contexts_is_rejected_1_1_1(serve: ServeFac
         (presentation_context(3, abstract=b"1." + b"2" * 64), {3}),  # 66 characters
         (presentation_context(3, abstract=b"1.2.840.10008.1.1\x01abc"), {3}),
         (presentation_context(3, abstract=b"1.2.\xff\xfe.1"), {3}),
-        pytest.param(
-            presentation_context(3, transfers=(b"1.2.abc",)), {4}, marks=UNENCODABLE_ECHO
-        ),
+        pytest.param(presentation_context(3, transfers=(b"1.2.abc",)), {4}, marks=UNENCODABLE_ECHO),
         pytest.param(presentation_context(3, transfers=(b"9" * 70,)), {4}, marks=UNENCODABLE_ECHO),
         (presentation_context(2), {2}),  # an even ID: rejected, no reason (provider)
     ],
@@ -317,25 +314,25 @@ def test_user_identity_handler_that_raises_rejects_2_2_1(serve: ServeFactory) ->
     _refused_with(served, rq, reject_pdu(2, 2, 1))
 
 
+def _user_information_length(rq: bytes) -> int:
+    at = rq.index(b"\x50\x00", 6 + 68)
+    return int.from_bytes(rq[at + 2 : at + 4], "big")
+
+
 def test_user_identity_unsupported_type_without_handler_is_accepted_silently(
     serve: ServeFactory,
 ) -> None:
     served = serve()
-    # the largest JWT a User Information item (2-byte length) can hold next to the others
-    others = len(encode_pdu_user_items())
-    primary = b"j" * (0xFFFF - others - 4 - 6)
-    rq = request(extra=(_identity(5, primary),))
+    # the largest JWT a User Information item (2-byte length) can hold next to the other
+    # sub-items: its own sub-item costs 10 bytes besides the primary field
+    others = _user_information_length(request())
+    rq = request(extra=(_identity(5, b"j" * (0xFFFF - others - 10)),))
+    assert _user_information_length(rq) == 0xFFFF
     with served.connect() as peer:
         ac = _accepted(peer.associate(rq))
         assert ac.user_item(UserIdentityAC) is None  # no positive response without a handler
         _echo_and_release(peer)
     served.assert_still_serving()
-
-
-def encode_pdu_user_items() -> bytes:
-    """The user information sub-items ``request()`` writes (to size a JWT that just fits)."""
-    rq = request()
-    return rq[rq.index(b"\x50\x00") + 4 :]
 
 
 @pytest.mark.parametrize("declared", [6, 0x0100, 0xFFFF], ids=["short-by-1", "256", "ffff"])
@@ -354,8 +351,8 @@ def test_user_identity_primary_length_beyond_the_sub_item_is_aborted(
 
 
 class HostileScp:
-    """Accepts one connection, reads the A-ASSOCIATE-RQ, answers ``answer``, then records
-    everything the SCU sends until it closes."""
+    """Accepts one connection, reads the A-ASSOCIATE-RQ, answers ``answer``, reads the SCU's
+    next PDU, then closes (as a peer does after an A-ABORT) and records whatever else came."""
 
     def __init__(self, answer: bytes) -> None:
         self.answer = answer
@@ -363,7 +360,8 @@ class HostileScp:
         self.listener.settimeout(PEER_TIMEOUT)
         self.port: int = self.listener.getsockname()[1]
         self.request: RawPdu | None = None
-        self.after: bytes | None = None
+        self.next_pdu: bytes | None = None
+        self.rest: bytes | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._serve, name="hostile-scp", daemon=True)
         self.thread.start()
@@ -374,7 +372,8 @@ class HostileScp:
             with RawPeer(sock) as peer:
                 self.request = peer.read_pdu()
                 peer.send(self.answer)
-                self.after = peer.read_until_closed()
+                self.next_pdu = peer.read_pdu().raw
+                self.rest = peer.answer_then_close()
         except BaseException as exc:  # reported by the test
             self.error = exc
         finally:
@@ -453,7 +452,8 @@ def test_hostile_accept_is_aborted_by_our_scu(
     assert hostile.request is not None
     assert hostile.request.kind == 0x01
     # AA-8 from Sta5: a provider A-ABORT, reason 6; nothing was sent on any context
-    assert hostile.after == abort_pdu(2, 6)
+    assert hostile.next_pdu == abort_pdu(2, 6)
+    assert hostile.rest == b""
     with pytest.raises(RuntimeError):
         assoc.send_c_echo()
     # the same SCU AE goes on to a legitimate server

@@ -8,9 +8,11 @@ storescp puts JPEG 2000 first), ``-ts``/``-ta``/``-td``, ``-pdu`` and the fault 
 ``--refuse``, ``--reject`` (no implementation class UID), ``--abort-after`` and
 ``--sleep-during`` (the last two act on C-ECHO here, on C-STORE in storescp). Not from
 storescp: ``-ba`` (the address to listen on), ``--max-associations`` and the AE title checks
-``--require-called-aet`` and ``--require-calling-aet``.
+``--require-called-aet`` and ``--require-calling-aet``. storescp's TLS options (``+tls key
+cert``, ``+cf``, ``-rc``/``-vc``/``-ic``, the profiles; see ``apps._secure``).
 
-It serves until SIGINT or SIGTERM (exit 0). ``-v`` prints ``Association Received``,
+It serves until SIGINT or SIGTERM, then drains: nothing new is accepted, associations in
+progress may finish within ``--drain-timeout`` seconds (30), the rest are aborted (exit 0). ``-v`` prints ``Association Received``,
 ``Association Acknowledged (Max Send PDV: n)``, ``Received Echo Request (MsgID n)`` and
 ``Association Released``. A port that cannot be bound exits with 60
 (EXITCODE_CANNOT_INITIALIZE_NETWORK; storescp 3.6.7 itself exits 1 there, dcmrecv 64).
