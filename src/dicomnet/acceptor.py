@@ -125,7 +125,10 @@ def _verify_identity(assoc: Association, item: UserIdentityRQ) -> tuple[bool, by
     attrs = {
         "user_id_type": item.identity_type,
         "primary_field": item.primary_field,
-        "secondary_field": item.secondary_field or None,
+        # a passcode (type 2) as sent, even empty; otherwise None unless the peer sent one
+        "secondary_field": item.secondary_field
+        if item.identity_type == 2
+        else (item.secondary_field or None),
     }
     try:
         verified, response = assoc.registry.intervene(assoc, evt.EVT_USER_ID, attrs)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet.errors import LocalProtocolError
 from dicomnet.io.sockets import deadline_after
 from dicomnet.logs import association_summary
 from dicomnet.pdu.codes import AbortSource
@@ -55,7 +56,10 @@ def request_association(
     channel.address = address
     channel.bind_address = bind_address
     LOGGER.info("Requesting Association")
-    assoc._send_pdu(rq)
+    try:
+        assoc._send_pdu(rq)
+    except LocalProtocolError as exc:  # in Sta1 only the encoding can fail: a bad argument
+        raise ValueError(f"The A-ASSOCIATE-RQ cannot be sent: {exc}") from exc
     if channel.sock is not None:
         local = channel.sock.getsockname()
         assoc.requestor.address, assoc.requestor.port = str(local[0]), int(local[1])

@@ -114,7 +114,9 @@ def _leaf(
     return builder.sign(ca_key, hashes.SHA256()), key
 
 
-def _write(folder: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Identity:
+def _write(
+    folder: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> Identity:
     cert_path, key_path = folder / f"{stem}.crt", folder / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(

@@ -141,10 +141,11 @@ class Channel:
             sock = sockets.open_connection(self.address, self.timeouts.connect, self.bind_address)
             try:
                 self.adopt(sock, server_side=False)
+                limit = sockets.deadline_after(self.timeouts.connect or self.timeouts.artim)
                 if isinstance(self.transport, TlsTransport):
-                    limit = self.timeouts.connect or self.timeouts.artim
-                    self.transport.handshake(sockets.deadline_after(limit))
+                    self.transport.handshake(limit)
             except OSError:
+                self.sock = self.transport = None  # no connection after all
                 sock.close()
                 raise
         except OSError as exc:
@@ -441,17 +442,11 @@ class Channel:
                 count = transport.recv_into(self._view)
             except BlockingIOError:
                 return
-            except OSError as exc:
-                count = self._read_failed(exc)
-        except OSError as exc:
-            count = self._read_failed(exc)
+            except OSError:
+                count = 0
+        except OSError:
+            count = 0
         self._received(count)
-
-    def _read_failed(self, exc: OSError) -> int:
-        """The connection broke: a TLS failure is worth a line in the log, a reset is not."""
-        if isinstance(exc, ssl.SSLError):
-            LOGGER.warning("TLS failure with %s: %s", sockets.peer_name(self.sock), exc)
-        return 0
 
     def _wait_readable(self, deadline: float | None, yield_to_claims: bool) -> bool:
         poller = self._poll

@@ -181,9 +181,10 @@ class TlsTransport(Transport):
             return 0  # reported once: from here on the stream has ended
         try:
             return self._recv_into(view)
-        except ssl.SSLError:
+        except ssl.SSLError as exc:  # the end of this connection, worth a line in the log
             self._failed = True
-            raise
+            LOGGER.warning("TLS failure with %s: %s", sockets.peer_name(self.sock), exc)
+            return 0
 
     def _recv_into(self, view: memoryview) -> int:
         if not self._done:
