@@ -64,8 +64,13 @@ def echo_ae_title(title: str) -> bytes:
     return title.encode("latin-1", errors="replace")[:16].ljust(16, b" ")
 
 
+def is_encodable_uid(uid: str) -> bool:
+    """Whether ``encode_uid`` writes ``uid``."""
+    return len(uid) <= 64 and _UID_RE.fullmatch(uid) is not None
+
+
 def encode_uid(uid: str) -> bytes:
     """Write a UID strictly: digits and dots, at most 64 characters, no padding."""
-    if len(uid) > 64 or not _UID_RE.fullmatch(uid):
+    if not is_encodable_uid(uid):
         raise LocalProtocolError(f"invalid UID {uid!r}")
     return uid.encode("ascii")

@@ -60,7 +60,7 @@ __all__ = ["ACSE", "Association"]
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
-_DEFAULT_ARTIM: Final = 30.0
+_DEFAULT_ARTIM, _WRITE_LIMIT = 30.0, 60.0
 #: Processing failure (PS3.7 C.4): what a response that cannot be encoded is replaced with.
 PROCESSING_FAILURE: Final = 0x0110
 #: The states in which a received A-RELEASE-RQ is answered at once.
@@ -70,6 +70,12 @@ _ANSWER_RELEASE: Final = frozenset(
 #: How long an A-ABORT waits for a write stuck on another thread before giving the peer up.
 ABORT_WRITE_WAIT: Final = 1.0
 _MODES: Final = ("requestor", "acceptor")
+
+
+def _write_limit(network_timeout: float | None) -> float:
+    """How long a peer may take nothing we write: one that reads nothing for the network
+    timeout is as gone as one that sends nothing (without one: ``_WRITE_LIMIT``)."""
+    return _WRITE_LIMIT if network_timeout is None else network_timeout
 
 
 class Association(threading.Thread):
@@ -118,6 +124,7 @@ class Association(threading.Thread):
             ChannelTimeouts(
                 artim=self._acse_timeout or _DEFAULT_ARTIM,
                 network=self._network_timeout,
+                write=_write_limit(self._network_timeout),
                 connect=self._connection_timeout,
                 pdu=ae.pdu_read_timeout,
             ),
@@ -200,6 +207,7 @@ class Association(threading.Thread):
     @network_timeout.setter
     def network_timeout(self, value: float | None) -> None:
         self._network_timeout = value
+        self._channel.timeouts.write = _write_limit(value)
         self._channel.set_network_timeout(value)
 
     @property

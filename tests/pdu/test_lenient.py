@@ -213,6 +213,7 @@ def test_padding_is_stripped_in_associate_ac() -> None:
     body = associate_body(
         item(0x10, APPLICATION_CONTEXT_NAME.encode() + b"\x00"),
         item(0x21, bytes((1, 0, 0, 0)) + item(0x40, IMPLICIT_LE.encode() + b"\x00")),
+        item(0x50, b""),
         called=b"\x00" * 16,
         calling=b" " * 16,
     )
@@ -281,6 +282,7 @@ def test_misplaced_items_in_associate_ac_are_skipped() -> None:
             + item(0x40, IMPLICIT_LE.encode())
             + item(0x40, EXPLICIT_LE.encode()),  # only one transfer syntax counts
         ),
+        item(0x50, b""),
     )
     assert decode_both_ways(pdu_bytes(0x02, body)) == AAssociateAC(
         called_ae_title="ANY-SCP",

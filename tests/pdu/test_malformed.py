@@ -370,3 +370,10 @@ def test_error_in_partly_collected_header_clears_it() -> None:
         list(framer.feed(b"\x00\x00\x04"))
     assert framer.broken
     assert framer._partial == bytearray()
+
+
+def test_associate_ac_without_user_information_is_invalid() -> None:
+    """PS3.8 9.3.3: an A-ASSOCIATE-AC carries a User Information item (its Maximum Length)."""
+    body = associate_body(item(0x10, b"1.2.840.10008.3.1.1.1"))
+    with pytest.raises(RemoteProtocolError, match="User Information"):
+        decode_pdu(pdu_bytes(0x02, body))

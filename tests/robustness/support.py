@@ -44,6 +44,7 @@ __all__ = [
     "associate_items",
     "echo_command",
     "echo_pdata",
+    "max_length_item",
     "pace",
     "pdata",
     "pdv",

@@ -224,6 +224,8 @@ def test_falls_back_to_the_acceptors_next_preference() -> None:
         pytest.param(pc(1, MR_STORAGE), 3, None, id="unsupported-without-transfer-syntax"),
         pytest.param(pc(2, VERIFICATION, IMPLICIT), 2, IMPLICIT, id="even-id"),
         pytest.param(pc(254, CT_STORAGE, EXPLICIT), 2, EXPLICIT, id="even-id-254"),
+        pytest.param(pc(1, CT_STORAGE, "1.2.abc"), 4, IMPLICIT, id="non-uid-is-not-echoed"),
+        pytest.param(pc(1, MR_STORAGE, "1." * 40), 3, IMPLICIT, id="too-long-is-not-echoed"),
     ],
 )
 def test_rejected_context(context: PresentationContextRQ, result: int, echo: str | None) -> None:

@@ -231,6 +231,9 @@ class Channel:
             return
         try:
             transport.write(out, self.timeouts.write)
+        except TimeoutError:  # the peer has taken nothing for a while: it is given up
+            LOGGER.warning("%s stopped reading: closing the connection", sockets.peer_name(sock))
+            self._give_up_peer()
         except OSError:
             # the peer went away (what it said before leaving is still to be read) or stalled
             self.write_failed = True

@@ -101,6 +101,7 @@ def earliest(*deadlines: float | None) -> float | None:
 def peer_name(sock: socket.socket | None) -> str:
     """The peer's address for a log line ("the peer" once it cannot be known)."""
     try:
-        return str(sock.getpeername()[0]) if sock is not None else "the peer"
+        name = sock.getpeername() if sock is not None else None
     except OSError:
-        return "the peer"
+        name = None
+    return str(name[0]) if isinstance(name, tuple) else str(name or "the peer")

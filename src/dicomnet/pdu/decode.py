@@ -200,13 +200,17 @@ def _associate(view: memoryview, request: bool) -> AAssociateRQ | AAssociateAC:
     application: str | None = None
     contexts: list[PresentationContextRQ | PresentationContextAC] = []
     user: list[UserItem] = []
+    has_user_information = False
     for item_type, _, value in _iter_items(view[_FIXED_ASSOCIATE:]):
         if item_type == ItemType.APPLICATION_CONTEXT and application is None:
             application = decode_uid(value)
         elif item_type == context_type:
             contexts.append(_context_rq(value) if request else _context_ac(value))
         elif item_type == ItemType.USER_INFORMATION:
+            has_user_information = True
             user.extend(decode_user_item(*sub) for sub in _iter_items(value))
+    if not request and not has_user_information:  # PS3.8 9.3.3: it carries the Maximum Length
+        raise _invalid("A-ASSOCIATE-AC without a User Information item")
     called, calling = decode_ae_title(view[4:20]), decode_ae_title(view[20:36])
     app, info = application or "", tuple(user)
     if request:

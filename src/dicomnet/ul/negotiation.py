@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from dicomnet._bytes import is_encodable_uid
 from dicomnet.dimse.fragment import MINIMUM_MAX_LENGTH
 from dicomnet.errors import RemoteProtocolError
 from dicomnet.pdu.codes import ContextResult, RejectReason, RejectResult, RejectSource
@@ -37,6 +38,7 @@ from dicomnet.uids import (
     APPLICATION_CONTEXT_NAME,
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_VR_LITTLE_ENDIAN,
 )
 
 __all__ = [
@@ -199,8 +201,11 @@ def _answer_context(
 def _rejected(ctx: PresentationContextRQ, result: int) -> PresentationContextAC:
     """A rejected context. PS3.8 Table 9-18 still wants one transfer syntax sub-item (its value
     not tested) and some implementations read it unconditionally, so the first proposed one is
-    echoed when there is one."""
+    echoed when there is one; one that is not a UID is answered as Implicit VR Little Endian
+    (a peer's garbage must not make the whole A-ASSOCIATE-AC unwritable)."""
     echo = ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else None
+    if echo is not None and not is_encodable_uid(echo):
+        echo = IMPLICIT_VR_LITTLE_ENDIAN
     return PresentationContextAC(context_id=ctx.context_id, result=result, transfer_syntax=echo)
 
 
