@@ -12,7 +12,7 @@ import pytest
 from dicomnet import AE
 from dicomnet.ae import ApplicationEntity
 from dicomnet.server import AssociationServer
-from tests.association.support import VERIFICATION, end_all
+from tests.association.support import VERIFICATION, end_all, make_scu
 
 #: ``scp(handlers, ae_title=..., **ae_settings)`` -> (server AE, server).
 ScpFactory = Callable[..., tuple[ApplicationEntity, AssociationServer]]
@@ -21,12 +21,7 @@ ScpFactory = Callable[..., tuple[ApplicationEntity, AssociationServer]]
 @pytest.fixture
 def scu() -> Iterator[ApplicationEntity]:
     """An SCU AE proposing Verification, with short timeouts."""
-    ae = AE("SCU")
-    ae.add_requested_context(VERIFICATION)
-    ae.acse_timeout = 3
-    ae.dimse_timeout = 3
-    ae.network_timeout = 10
-    ae.connection_timeout = 3
+    ae = make_scu("SCU", 3)
     yield ae
     end_all(ae)
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Final
 
-from dicomnet import evt
+from dicomnet import AE, evt
 from dicomnet.ae import ApplicationEntity
 from dicomnet.association import Association
 from dicomnet.events import Event, NotificationEvent
@@ -100,6 +100,15 @@ def wait_ended(assocs: Iterable[Association], timeout: float = IO_TIMEOUT) -> No
             assert not assoc.is_alive(), f"{assoc.name} is still running"
         else:
             assert assoc._channel.wait_closed(timeout)
+
+
+def make_scu(title: str = "SCU", timeout: float = 3) -> ApplicationEntity:
+    """An SCU AE proposing Verification, with short timeouts (network: 10 s)."""
+    ae = AE(title)
+    ae.add_requested_context(VERIFICATION)
+    ae.acse_timeout = ae.dimse_timeout = ae.connection_timeout = timeout
+    ae.network_timeout = 10
+    return ae
 
 
 def end_all(ae: ApplicationEntity) -> None:

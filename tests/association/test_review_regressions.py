@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -34,23 +34,6 @@ T = TypeVar("T")
 
 #: How long a call that used to deadlock may take now.
 PROMPT: float = 5.0
-
-
-@pytest.fixture
-def thread_errors() -> Iterator[list[str]]:
-    """Exceptions escaping any thread during the test (``threading.excepthook`` is restored)."""
-    errors: list[str] = []
-    previous = threading.excepthook
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        name = args.thread.name if args.thread is not None else "?"
-        errors.append(f"{name}: {args.exc_type.__name__}: {args.exc_value!r}")
-
-    threading.excepthook = hook
-    try:
-        yield errors
-    finally:
-        threading.excepthook = previous
 
 
 def call_bounded(func: Callable[[], T], timeout: float = PROMPT, what: str = "the call") -> T:

@@ -12,9 +12,8 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,23 +39,6 @@ _STATUS_ELEMENTS: Final = {
     "ErrorComment": (0x0000_0902, "LO"),
     "ErrorID": (0x0000_0903, "US"),
 }
-
-
-@pytest.fixture
-def thread_errors() -> Iterator[list[str]]:
-    """Exceptions escaping any thread during the test (``threading.excepthook`` is restored)."""
-    errors: list[str] = []
-    previous = threading.excepthook
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        name = args.thread.name if args.thread is not None else "?"
-        errors.append(f"{name}: {args.exc_type.__name__}: {args.exc_value!r}")
-
-    threading.excepthook = hook
-    try:
-        yield errors
-    finally:
-        threading.excepthook = previous
 
 
 def status(**elements: Any) -> Dataset:

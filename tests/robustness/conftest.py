@@ -6,7 +6,6 @@ dicomnet, and threads and descriptors are back to what they were before the host
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ from dicomnet import AE
 from dicomnet.ae import ApplicationEntity
 from dicomnet.association import Association
 from dicomnet.server import AssociationServer
-from tests.association.support import EventLog, end_all, wait_ended
+from tests.association.support import EventLog, end_all, make_scu, wait_ended
 from tests.io.peers import eventually
 from tests.robustness.support import VERIFICATION, Baseline, RawPeer
 
@@ -93,31 +92,9 @@ ServeFactory = Callable[..., Served]
 
 
 @pytest.fixture
-def thread_errors() -> Iterator[list[str]]:
-    """Exceptions escaping any thread during the test."""
-    errors: list[str] = []
-    previous = threading.excepthook
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        name = args.thread.name if args.thread is not None else "?"
-        errors.append(f"{name}: {args.exc_type.__name__}: {args.exc_value!r}")
-
-    threading.excepthook = hook
-    try:
-        yield errors
-    finally:
-        threading.excepthook = previous
-
-
-@pytest.fixture
 def legit_scu() -> Iterator[ApplicationEntity]:
     """A well-behaved dicomnet SCU proposing Verification."""
-    ae = AE("LEGIT")
-    ae.add_requested_context(VERIFICATION)
-    ae.acse_timeout = 5
-    ae.dimse_timeout = 5
-    ae.network_timeout = 10
-    ae.connection_timeout = 5
+    ae = make_scu("LEGIT", 5)
     yield ae
     end_all(ae)
 

@@ -13,7 +13,7 @@ import pytest
 from dicomnet import AE
 from dicomnet.ae import ApplicationEntity
 from dicomnet.server import AssociationServer
-from tests.association.support import end_all
+from tests.association.support import end_all, make_scu
 from tests.tls.certs import Pki, make_pki
 from tests.tls.support import VERIFICATION
 
@@ -31,12 +31,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture
 def scu() -> Iterator[ApplicationEntity]:
     """An SCU AE proposing Verification, with short timeouts."""
-    ae = AE("SCU")
-    ae.add_requested_context(VERIFICATION)
-    ae.acse_timeout = 5
-    ae.dimse_timeout = 5
-    ae.network_timeout = 10
-    ae.connection_timeout = 5
+    ae = make_scu("SCU", 5)
     yield ae
     end_all(ae)
 
