@@ -377,6 +377,8 @@ class ApplicationEntity:
             and isinstance(tls_args[0], ssl.SSLContext)
         ):
             raise TypeError("'tls_args' must be (ssl.SSLContext, server_hostname)")
+        if tls_args is not None and tls_args[0].check_hostname and not tls_args[1]:
+            raise ValueError("The SSLContext checks the hostname: give it in 'tls_args'")
         if isinstance(addr, tuple):
             address: tuple[Any, ...] = (addr[0], port, *addr[1:])
         elif isinstance(addr, str):

@@ -73,8 +73,7 @@ _MODES: Final = ("requestor", "acceptor")
 
 
 def _write_limit(network_timeout: float | None) -> float:
-    """How long a peer may take nothing we write: one that reads nothing for the network
-    timeout is as gone as one that sends nothing (without one: ``_WRITE_LIMIT``)."""
+    """A peer reading nothing for the network timeout is as gone as one sending nothing."""
     return _WRITE_LIMIT if network_timeout is None else network_timeout
 
 
@@ -280,13 +279,12 @@ class Association(threading.Thread):
             self.abort()
 
     def abort(self, block: bool = True) -> None:
-        """Abort the association (A-ABORT).
+        """Abort the association (A-ABORT; a connection still without a request is closed).
 
         When this returns the A-ABORT has been written, ``is_aborted`` is set and every thread
         waiting for a response has been woken; it never waits for the peer (one that is hung, or
         busy in a handler, would hold the caller up to the ARTIM time). The association's thread
-        waits for the peer to close the connection, at most ARTIM, as PS3.8 has it. ``block`` is
-        accepted for pynetdicom's signature.
+        waits for the peer to close, at most ARTIM (PS3.8). ``block``: pynetdicom's signature.
         """
         self._send_abort(AbortSource.SERVICE_USER)
 
@@ -303,7 +301,9 @@ class Association(threading.Thread):
             self._send_pdu(AAbort(source=source, reason=0), write_wait=ABORT_WRITE_WAIT)
         except PeerStalledError:
             pass  # the peer does not read: the connection is shut down, the abort stands
-        except LocalProtocolError:
+        except LocalProtocolError:  # nothing to abort yet before the request (Sta2): close
+            if self._channel.conn.state is State.AWAITING_ASSOCIATE_RQ:
+                self._channel.close_transport()
             return
         self._aborted(local=True)
         self._channel.end_waiters()  # no response can come any more
@@ -364,7 +364,7 @@ class Association(threading.Thread):
         (in a copy of the creator's context variables if ``_config.PASS_CONTEXTVARS``)."""
         if self._handed is not None:
             self._handed.wait()
-            if self._channel.sock is None:
+            if self._server is None:
                 return  # a spare the server no longer needs
         if self._context is not None:
             self._context.run(self._channel.run)

@@ -123,7 +123,7 @@ class AssociationServer:
     @staticmethod
     def _release_spare(spare: Association | None) -> None:
         if spare is not None and spare._handed is not None:
-            spare._handed.set()  # without a socket: its thread ends
+            spare._handed.set()  # never handed over (``_server`` unset): its thread ends
 
     def _make_room(self) -> None:
         """Beyond ``maximum_pending_connections`` connections without an A-ASSOCIATE-RQ, close
@@ -171,15 +171,20 @@ class AssociationServer:
         seconds in all), then abort those still running: how many had to be aborted. A server
         being stopped (SIGTERM) calls this so that no transfer in flight is cut short."""
         self.shutdown()
+        with self._children_lock:
+            pending, self._pending = list(self._pending), {}
+        for assoc in pending:  # no work in flight yet: closed at once
+            assoc._channel.close_transport()
         deadline = deadline_after(timeout)
+        busy = []
         for assoc in self.active_associations:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            assoc._channel.wait_closed(remaining)
-        aborted = self.active_associations
-        for assoc in aborted:
+            if not assoc._channel.wait_closed(remaining):
+                busy.append(assoc)
+        for assoc in busy:
             LOGGER.warning("Association with %s still busy: aborting", assoc.requestor.ae_title)
             assoc.abort()
-        return len(aborted)
+        return len(busy)
 
     @property
     def stopped(self) -> bool:

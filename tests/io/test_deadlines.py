@@ -35,6 +35,14 @@ def test_the_pdu_clock_starts_with_its_first_bytes_and_stops_when_complete() -> 
     assert deadlines.pdu is None
 
 
+def test_a_pdu_beginning_after_another_completed_in_the_same_bytes_gets_its_own_clock() -> None:
+    deadlines = Deadlines(ChannelTimeouts(network=None, pdu=10.0))
+    deadlines.received(mid_pdu=True)
+    deadlines.pdu = _past()  # the first PDU's clock, about to run out
+    deadlines.received(mid_pdu=True, new_pdu=True)  # it completed; the next one began
+    assert (deadlines.pdu or 0) > time.monotonic()
+
+
 def test_a_trickled_pdu_is_due_although_bytes_keep_the_connection_busy() -> None:
     deadlines = Deadlines(ChannelTimeouts(network=60.0, pdu=10.0))
     deadlines.received(mid_pdu=True)

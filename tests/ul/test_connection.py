@@ -221,17 +221,28 @@ def test_mid_pdu_tells_a_partly_received_pdu() -> None:
     pair = ConnectionPair()
     pair.connect()
     pair.pump()
-    seen = [pair.requestor.mid_pdu]
+    seen = [(pair.requestor.mid_pdu, pair.requestor.pdus_received)]
     pair.send("acceptor", AAssociateRJ(result=2, source=3, reason=1))
     pair.deliver("acceptor", 3)
-    seen.append(pair.requestor.mid_pdu)
+    seen.append((pair.requestor.mid_pdu, pair.requestor.pdus_received))
     pair.deliver("acceptor")
-    seen.append(pair.requestor.mid_pdu)
-    assert seen == [False, True, False]
+    seen.append((pair.requestor.mid_pdu, pair.requestor.pdus_received))
+    assert seen == [(False, 0), (True, 0), (False, 1)]
     broken = Connection()
     broken.transport_accepted()
     broken.receive_data(b"\x01\x00\xff\xff\xff\xff")  # an A-ASSOCIATE-RQ far too long
     assert not broken.mid_pdu
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 7])
+def test_pdus_received_counts_p_data_and_whole_pdus(chunk_size: int | None) -> None:
+    pair = ConnectionPair(chunk_size=chunk_size)
+    pair.associate()
+    before = pair.acceptor.pdus_received
+    echo = CEchoRQ(message_id=1, affected_sop_class_uid=VERIFICATION_SOP_CLASS)
+    sent = pair.send_message("requestor", 1, echo)
+    assert pair.acceptor.pdus_received == before + sent  # its P-DATA-TF PDUs
+    assert not pair.acceptor.mid_pdu
 
 
 def test_inconsistent_local_accept_is_refused() -> None:

@@ -414,14 +414,14 @@ def serve_until_signalled(server: AssociationServer, drain_timeout: float | None
     ``drain_timeout`` seconds), abort the rest. A second signal aborts them at once."""
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    busy = len(server.active_associations)
-    if busy:
-        LOGGER.warning(
-            "Stopping: letting %d association(s) in progress finish (at most %s s)",
-            busy,
-            drain_timeout,
-        )
     try:
+        busy = len(server.active_associations)
+        if busy:
+            LOGGER.warning(
+                "Stopping: letting %d association(s) in progress finish (at most %s s)",
+                busy,
+                drain_timeout,
+            )
         aborted = server.drain(drain_timeout)
     except KeyboardInterrupt:
         server.shutdown()

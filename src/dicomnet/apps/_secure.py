@@ -102,7 +102,12 @@ class _ListCiphers(argparse.Action):
 
 def _password(args: argparse.Namespace, key: str) -> str | None:
     if args.key_password is ...:
-        return getpass.getpass(f"Enter the password of {key}: ") if _encrypted(key) else None
+        if not _encrypted(key):
+            return None
+        try:
+            return getpass.getpass(f"Enter the password of {key}: ")
+        except EOFError:  # no terminal and nothing on stdin: a service
+            raise ValueError(f"{key} is encrypted: give its password with +pw") from None
     return str(args.key_password)
 
 

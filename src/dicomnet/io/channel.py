@@ -479,8 +479,10 @@ class Channel:
             self.data_hook("recv", [view])
         try:
             if count:
+                before = self.conn.pdus_received
                 self.locked(lambda: self.conn.receive_data(view))
-                self._deadlines.received(mid_pdu=self.conn.mid_pdu)
+                new = self.conn.pdus_received != before
+                self._deadlines.received(mid_pdu=self.conn.mid_pdu, new_pdu=new)
             else:
                 self.locked(self.conn.receive_eof)
         except LocalProtocolError:  # the transport was closed by another thread meanwhile

@@ -34,14 +34,15 @@ class Deadlines:
     def start_artim(self) -> None:
         self.artim = deadline_after(self.timeouts.artim)
 
-    def received(self, *, mid_pdu: bool) -> None:
-        """Bytes arrived; ``mid_pdu``: a PDU is partly received (its clock starts with its
-        first bytes and stops when it is complete)."""
+    def received(self, *, mid_pdu: bool, new_pdu: bool = False) -> None:
+        """Bytes arrived. ``mid_pdu``: a PDU is partly received; ``new_pdu``: it began in these
+        bytes (others were completed in them). Its clock starts with its first bytes and stops
+        when it is complete."""
         self.last_received = time.monotonic()
         self.reset_idle()
         if not mid_pdu:
             self.pdu = None
-        elif self.pdu is None:
+        elif new_pdu or self.pdu is None:
             self.pdu = deadline_after(self.timeouts.pdu)
 
     def reset_idle(self) -> None:

@@ -183,6 +183,8 @@ class TlsTransport(Transport):
             return self._recv_into(view)
         except ssl.SSLError as exc:  # the end of this connection, worth a line in the log
             self._failed = True
+            with self._lock:
+                self._flush_quietly()  # the alert OpenSSL queued for the peer
             LOGGER.warning("TLS failure with %s: %s", sockets.peer_name(self.sock), exc)
             return 0
 
@@ -197,7 +199,8 @@ class TlsTransport(Transport):
                     count = -1
                 except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                     count = 0  # close_notify, or the peer closed without one
-            if self._outgoing.pending:
+                answer = self._outgoing.pending
+            if answer:
                 self._flush()  # a post-handshake message wants an answer
             if count >= 0:
                 return count
@@ -245,14 +248,19 @@ class TlsTransport(Transport):
             self.sock.send(data)
 
     def close(self) -> None:
-        """Send close_notify if it can go at once, then close the socket."""
-        if self._done and self._lock.acquire(blocking=False):
+        """Send close_notify if it can go at once (no record of a writer half sent), then
+        close the socket."""
+        if self._done and self._send_lock.acquire(blocking=False):
             try:
-                with contextlib.suppress(ssl.SSLError, ValueError):
-                    self._tls.unwrap()
-                self._flush_quietly()
+                if self._lock.acquire(blocking=False):
+                    try:
+                        with contextlib.suppress(ssl.SSLError, ValueError):
+                            self._tls.unwrap()
+                        self._flush_quietly()
+                    finally:
+                        self._lock.release()
             finally:
-                self._lock.release()
+                self._send_lock.release()
         self.sock.close()
 
 

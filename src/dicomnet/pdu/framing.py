@@ -95,6 +95,8 @@ class PduFramer:
         self._pdv_id = 0
         self._pdv_control = 0
         self.broken = False
+        #: PDUs received whole so far.
+        self.completed = 0
 
     @property
     def at_boundary(self) -> bool:
@@ -182,6 +184,7 @@ class PduFramer:
 
     def _finish_body(self, body: memoryview) -> Iterator[FrameEvent]:
         self._phase = _HEAD
+        self.completed += 1
         yield WholePdu(decode_pdu_body(self._pdu_type, body))
 
     def _pdv_header(self, view: memoryview, pos: int) -> Generator[FrameEvent, None, int]:
@@ -210,6 +213,7 @@ class PduFramer:
         if end:
             if self._pdu_left == 0:
                 self._phase = _HEAD
+                self.completed += 1
             elif self._pdu_left < 6:
                 raise RemoteProtocolError("P-DATA-TF ends inside a PDV item header")
             else:

@@ -162,6 +162,12 @@ class Connection:
         return not self._framer.at_boundary and not self._framer.broken
 
     @property
+    def pdus_received(self) -> int:
+        """PDUs received whole on this association so far: a driver that sees it change
+        across one ``receive_data`` knows that a PDU still in progress began in that data."""
+        return self._framer.completed
+
+    @property
     def send_maximum_length(self) -> int:
         """The P-DATA-TF length we send in: the peer's Maximum Length, within ``max_send_length``."""
         cap = self.config.max_send_length
