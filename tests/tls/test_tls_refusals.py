@@ -131,10 +131,11 @@ class Baseline:
         wait_ended([assoc])
 
     def settled(self, server: AssociationServer) -> None:
-        """Nothing left running: threads and descriptors as they were."""
+        """Nothing left running: no more threads and descriptors than there were (fewer when
+        an earlier test's, a pynetdicom peer's say, ended meanwhile)."""
         assert eventually(lambda: not server.active_associations, DEADLINE)
-        assert eventually(lambda: threads() == self.threads, DEADLINE), (threads(), self.threads)
-        assert eventually(lambda: fd_count() == self.fds, DEADLINE), (fd_count(), self.fds)
+        assert eventually(lambda: threads() <= self.threads, DEADLINE), (threads(), self.threads)
+        assert eventually(lambda: fd_count() <= self.fds, DEADLINE), (fd_count(), self.fds)
 
 
 @pytest.mark.parametrize("name", list(CASES))
