@@ -116,9 +116,11 @@ class AssociationServer:
             sock.close()
             self._release_spare(assoc)
             return
-        assoc._notify(evt.EVT_CONN_OPEN, {"address": peer})
-        assert assoc._handed is not None
-        assoc._handed.set()
+        try:
+            assoc._notify(evt.EVT_CONN_OPEN, {"address": peer})
+        finally:  # even interrupted (SIGTERM): its thread must serve, or end, the connection
+            assert assoc._handed is not None
+            assoc._handed.set()
 
     @staticmethod
     def _release_spare(spare: Association | None) -> None:

@@ -127,7 +127,7 @@ class Channel:
         self._poll.register(sock.fileno(), _POLL_IN)
         self._poll.register(self._wakeup.fd, select.POLLIN)
         self.sock = sock
-        self.transport = make_transport(sock, self.tls, server_side, self.timeouts.write)
+        self.transport = make_transport(sock, self.tls, server_side, lambda: self.timeouts.write)
         self._deadlines.received(mid_pdu=False)
 
     def accepted(self, sock: socket.socket) -> None:

@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -113,7 +114,7 @@ class TlsTransport(Transport):
         *,
         server_side: bool,
         server_hostname: str | None = None,
-        write_timeout: float | None = 60.0,
+        write_timeout: Callable[[], float | None] = lambda: 60.0,
     ) -> None:
         super().__init__(sock)
         self._incoming = ssl.MemoryBIO()
@@ -239,7 +240,7 @@ class TlsTransport(Transport):
             with self._lock:
                 data = self._outgoing.read()
             if data:
-                sockets.write_all(self.sock, [data], self._write_timeout)
+                sockets.write_all(self.sock, [data], self._write_timeout())
 
     def _flush_quietly(self) -> None:
         """(Under ``_lock``.) Best effort, never blocking: the alert of a failed handshake."""
@@ -268,7 +269,7 @@ def make_transport(
     sock: socket.socket,
     tls: tuple[ssl.SSLContext, str | None] | None,
     server_side: bool,
-    write_timeout: float | None,
+    write_timeout: Callable[[], float | None],
 ) -> Transport:
     """Plain TCP (``tls`` None) or TLS with (context, the server's hostname for a client)."""
     if tls is None:
