@@ -371,14 +371,15 @@ class ApplicationEntity:
         The network and the peer never make this raise; bad arguments do (ValueError,
         TypeError, RuntimeError when no context is given or set).
         """
-        if tls_args is not None and not (
-            isinstance(tls_args, tuple)
-            and len(tls_args) == 2
-            and isinstance(tls_args[0], ssl.SSLContext)
-        ):
-            raise TypeError("'tls_args' must be (ssl.SSLContext, server_hostname)")
-        if tls_args is not None and tls_args[0].check_hostname and not tls_args[1]:
-            raise ValueError("The SSLContext checks the hostname: give it in 'tls_args'")
+        if tls_args is not None:
+            if not (
+                isinstance(tls_args, tuple)
+                and len(tls_args) == 2
+                and isinstance(tls_args[0], ssl.SSLContext)
+            ):
+                raise TypeError("'tls_args' must be (ssl.SSLContext, server_hostname)")
+            if tls_args[0].check_hostname and not tls_args[1]:
+                raise ValueError("The SSLContext checks the hostname: give it in 'tls_args'")
         if isinstance(addr, tuple):
             address: tuple[Any, ...] = (addr[0], port, *addr[1:])
         elif isinstance(addr, str):

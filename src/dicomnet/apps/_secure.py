@@ -16,6 +16,7 @@ import argparse
 import getpass
 import ssl
 from pathlib import Path
+from typing import cast
 
 from dicomnet.pdu_primitives import UserIdentityNegotiation
 from dicomnet.tls import PROFILES, Profile, client_context, server_context
@@ -128,7 +129,7 @@ def tls_from_args(args: argparse.Namespace, *, server: bool) -> ssl.SSLContext |
         "cadirs": args.cert_dirs,
         "crls": args.crl_files,
         "crl_chain": args.crl == "chain",
-        "profile": _profile(args.tls_profile),
+        "profile": cast(Profile, args.tls_profile),  # one of PROFILES: the options' constants
         "ciphers": args.ciphers,
     }
     if args.crl is not None and not args.crl_files:
@@ -144,14 +145,6 @@ def tls_from_args(args: argparse.Namespace, *, server: bool) -> ssl.SSLContext |
         key, cert = args.tls
         mine = {"certfile": cert, "keyfile": key, "password": _password(args, key)}
     return client_context(verify_peer=args.peer_cert != "ignore", **mine, **trust)
-
-
-def _profile(value: str) -> Profile:
-    if value == "bcp195":
-        return "bcp195"
-    if value == "bcp195-ex":
-        return "bcp195-ex"
-    return "bcp195-nd"
 
 
 # -- user identity -------------------------------------------------------------------------------

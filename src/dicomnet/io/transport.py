@@ -24,7 +24,7 @@ from typing import Any, Final, cast
 from dicomnet._bytes import Buffer
 from dicomnet.io import sockets
 
-__all__ = ["TcpTransport", "TlsInfo", "TlsTransport", "Transport", "make_transport"]
+__all__ = ["TlsInfo", "TlsTransport", "Transport", "make_transport"]
 
 LOGGER = logging.getLogger("dicomnet.io")
 
@@ -99,9 +99,6 @@ class Transport:
     def close(self) -> None:
         """Close the socket."""
         self.sock.close()
-
-
-TcpTransport = Transport
 
 
 class TlsTransport(Transport):
