@@ -19,9 +19,15 @@ from dicomnet.pdu.types import (
     UserIdentityRQ,
 )
 from dicomnet.pdu_primitives import from_item
+from dicomnet.service_class import (
+    NonPatientObjectStorageServiceClass,
+    ServiceClass,
+    StorageServiceClass,
+)
 from dicomnet.services.contexts import negotiated_contexts
+from dicomnet.sop_class import uid_to_service_class
 from dicomnet.ul.fsm import State
-from dicomnet.ul.negotiation import AcceptorPolicy, negotiate_as_acceptor
+from dicomnet.ul.negotiation import AcceptorPolicy, SupportedContext, negotiate_as_acceptor
 
 if TYPE_CHECKING:
     from dicomnet.association import Association
@@ -29,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["ACSE", "answer_request"]
 
 LOGGER = logging.getLogger("dicomnet.acse")
+
+#: What promiscuous mode accepts: storage SOP classes and SOP classes the catalogue lacks.
+_STORABLE = frozenset({ServiceClass, StorageServiceClass, NonPatientObjectStorageServiceClass})
 
 
 class ACSE:
@@ -76,7 +85,7 @@ def answer_request(assoc: Association, rq: AAssociateRQ) -> None:
             ),
         )
         return
-    answer = negotiate_as_acceptor(rq, _policy(assoc))
+    answer = negotiate_as_acceptor(rq, _policy(assoc, rq))
     if isinstance(answer, AAssociateRJ):
         _reject(assoc, answer)
         return
@@ -96,13 +105,13 @@ def _too_many(assoc: Association) -> bool:
     return not assoc.ae._admit(assoc)
 
 
-def _policy(assoc: Association) -> AcceptorPolicy:
+def _policy(assoc: Association, rq: AAssociateRQ) -> AcceptorPolicy:
     ae = assoc.ae
     registry = assoc.registry
     allowed = frozenset(ae.require_calling_aet) or None
     return AcceptorPolicy(
         ae_title=assoc.acceptor.ae_title,
-        contexts=assoc._supported,
+        contexts=_contexts(assoc, rq),
         require_called_ae_title=ae.require_called_aet,
         allowed_calling_ae_titles=allowed,
         maximum_length=ae.maximum_pdu_size,
@@ -119,6 +128,25 @@ def _policy(assoc: Association) -> AcceptorPolicy:
             else None
         ),
     )
+
+
+def _contexts(assoc: Association, rq: AAssociateRQ) -> tuple[SupportedContext, ...]:
+    """The AE's contexts, and in promiscuous mode each proposed abstract syntax it lacks that is
+    not known for a service other than storage (accepted with the peer's first choice)."""
+    supported = assoc._supported
+    if not assoc.ae.accept_unknown_sop_classes:
+        return supported
+    known = {context.abstract_syntax for context in supported}
+    extra = {
+        ctx.abstract_syntax: SupportedContext(
+            abstract_syntax=ctx.abstract_syntax, transfer_syntaxes=ctx.transfer_syntaxes[:1]
+        )
+        for ctx in rq.presentation_contexts
+        if ctx.abstract_syntax not in known
+        and ctx.transfer_syntaxes
+        and uid_to_service_class(ctx.abstract_syntax) in _STORABLE
+    }
+    return supported + tuple(extra.values())
 
 
 def _verify_identity(assoc: Association, item: UserIdentityRQ) -> tuple[bool, bytes | None]:

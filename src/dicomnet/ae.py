@@ -7,6 +7,7 @@ it is created, and the timeout setters also reach the live associations, as in p
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import threading
 from collections.abc import Sequence
@@ -89,6 +90,19 @@ class ApplicationEntity:
         self._requested_contexts: list[PresentationContext] = []
         self._supported_contexts: dict[str, PresentationContext] = {}
         self._servers: list[AssociationServer] = []
+        #: C-STORE data sets written to a file as they arrive (``event.dataset_path``); None
+        #: follows ``_config.STORE_RECV_CHUNKED_DATASET``.
+        self.store_recv_chunked_dataset: bool | None = None
+        #: Where those files are made (None: the system's temporary directory); on the file
+        #: system they are to stay on, a handler keeps one with an atomic ``os.replace``.
+        self.store_recv_directory: str | os.PathLike[str] | None = None
+        #: fsync each of those files before its handler runs.
+        self.store_recv_fsync = False
+        #: The largest data set received into memory (a larger one: 0xA700, memory kept flat).
+        self.maximum_dataset_size = 1 << 30
+        #: Accept proposed SOP classes we do not support unless the catalogue knows them for a
+        #: service other than storage (DCMTK's promiscuous mode); their C-STOREs reach EVT_C_STORE.
+        self.accept_unknown_sop_classes = False
         self._requestors: set[Association] = set()
 
     # -- identity --------------------------------------------------------------------------------

@@ -16,12 +16,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from pydicom.dataset import Dataset
-
 from dicomnet import _config
 from dicomnet import events as evt
 from dicomnet.acceptor import ACSE, answer_request
-from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseResponse
+from dicomnet.association_services import DimseServices, store_options
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
 from dicomnet.io.channel import LINGER, Channel, ChannelTimeouts, PeerStalledError
@@ -32,12 +30,10 @@ from dicomnet.logs import association_summary
 from dicomnet.notifications import STANDARD_HANDLERS, received_pdu, refresh_hooks
 from dicomnet.pdu.codes import AbortSource
 from dicomnet.pdu.types import AAbort, AAssociateRJ, AReleaseRP, AReleaseRQ, Pdu
-from dicomnet.presentation import PresentationContext, PresentationContextTuple
+from dicomnet.presentation import PresentationContext
 from dicomnet.requestor import on_accepted
 from dicomnet.service_user import ServiceUser
 from dicomnet.services.dispatch import dispatch
-from dicomnet.services.statuses import response_status
-from dicomnet.sop_class import Verification
 from dicomnet.ul.connection import Connection, UlConfig
 from dicomnet.ul.events import (
     Aborted,
@@ -77,7 +73,7 @@ def _write_limit(network_timeout: float | None) -> float:
     return _WRITE_LIMIT if network_timeout is None else network_timeout
 
 
-class Association(threading.Thread):
+class Association(DimseServices, threading.Thread):
     """One association, requested by us (``mode="requestor"``) or by a peer (``"acceptor"``)."""
 
     def __init__(self, ae: ApplicationEntity, mode: str) -> None:
@@ -117,8 +113,9 @@ class Association(threading.Thread):
         self._by_id: dict[int, PresentationContext] = {}
         #: The acceptor's contexts as negotiation input (set by the server).
         self._supported: tuple[SupportedContext, ...] = ()
+        self._store = store_options(ae, self.config)
         self._channel = Channel(
-            Connection(UlConfig()),
+            Connection(UlConfig(sink_factory=self._dataset_sink)),
             self,
             ChannelTimeouts(
                 artim=self._acse_timeout or _DEFAULT_ARTIM,
@@ -319,6 +316,7 @@ class Association(threading.Thread):
         """Take the AE's settings and ``_config`` as they are now (a spare taken into service)."""
         ae = self.ae
         self.config = _config.snapshot()
+        self._store = store_options(ae, self.config)
         self._context = contextvars.copy_context() if self.config.pass_contextvars else None
         self.acse_timeout, self.dimse_timeout = ae.acse_timeout, ae.dimse_timeout
         self.network_timeout, self.connection_timeout = ae.network_timeout, ae.connection_timeout
@@ -517,84 +515,3 @@ class Association(threading.Thread):
             if local:
                 LOGGER.info("Aborting Association")
             self._notify(evt.EVT_ABORTED)
-
-    # -- services --------------------------------------------------------------------------------
-
-    def event_owner(self) -> Association:
-        """Handlers see this association as ``event.assoc``."""
-        return self
-
-    def context_tuple(self, context_id: int) -> PresentationContextTuple:
-        """The accepted context ``context_id`` as (ID, abstract syntax, transfer syntax)."""
-        return self._by_id[context_id].as_tuple
-
-    def send_response(self, context_id: int, message: DimseMessage) -> None:
-        """Send a response. One that cannot be encoded is replaced by a bare 0x0110 (processing
-        failure), so the peer is never left waiting; one the association can no longer carry is
-        dropped."""
-        try:
-            self._channel.send_message(context_id, message)
-        except LocalProtocolError as exc:
-            if not self.is_established or not isinstance(message, DimseResponse):
-                LOGGER.warning("Response not sent: %s", exc)
-                return
-            LOGGER.error("Response cannot be sent (%s): answering 0x0110 instead", exc)
-            message = type(message)(
-                message_id_being_responded_to=message.message_id_being_responded_to,
-                status=PROCESSING_FAILURE,
-                affected_sop_class_uid=message.affected_sop_class_uid,
-            )
-            try:
-                self._channel.send_message(context_id, message)
-            except LocalProtocolError:
-                return
-        self._notify(evt.EVT_DIMSE_SENT, {"message": message, "context_id": context_id})
-
-    def abort_association(self) -> None:
-        """A-ABORT from a service that cannot go on."""
-        self.abort(block=False)
-
-    def _scu_context(self, abstract_syntax: str, service: str) -> PresentationContext:
-        for context in self.accepted_contexts:
-            if context.abstract_syntax == abstract_syntax and context.as_scu:
-                return context
-        raise ValueError(
-            f"No presentation context for '{service}' has been accepted by the peer "
-            "for the SCU role"
-        )
-
-    def send_c_echo(self, msg_id: int = 1) -> Dataset:
-        """Send a C-ECHO request; the response's status Dataset (empty on timeout or abort)."""
-        if not self.is_established:
-            raise RuntimeError(
-                "The association with a peer SCP must be established before sending a "
-                "C-ECHO request"
-            )
-        context = self._scu_context(Verification, "Verification SOP Class")
-        assert context.context_id is not None
-        request = CEchoRQ(message_id=msg_id, affected_sop_class_uid=Verification)
-        response = self._request(context.context_id, request)
-        if not isinstance(response, CEchoRSP):
-            return Dataset()
-        return response_status(response)
-
-    def _request(self, context_id: int, request: CEchoRQ) -> DimseMessage | None:
-        """Send a request and wait for its one response; abort on timeout (as pynetdicom)."""
-        waiter = self._channel.expect(request.message_id)
-        try:
-            try:
-                self._channel.send_message(context_id, request)
-            except LocalProtocolError:
-                return None
-            self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
-            received = waiter.get(self._dimse_timeout)
-        finally:
-            waiter.close()
-        if received is None:
-            if not self.is_aborted and not self.is_released:
-                LOGGER.error("No response within the DIMSE timeout: aborting the association")
-                self.abort()
-            return None
-        attrs = {"message": received.message, "context_id": received.context_id}
-        self._notify(evt.EVT_DIMSE_RECV, attrs)
-        return received.message

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias, cast
 
-from pydicom import config
+from pydicom import config, dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
@@ -33,6 +32,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from dicomnet import uids
+from dicomnet.dicomfile import inflate, read_file_info
 from dicomnet.dimse_primitives import (
     C_ECHO,
     C_FIND,
@@ -205,7 +205,7 @@ def _encoding(transfer_syntax: str | None) -> tuple[bool, bool, bool]:
 def _decode(raw: bytes, transfer_syntax: str | None) -> Dataset:
     implicit, little, deflated = _encoding(transfer_syntax)
     if deflated:
-        raw = zlib.decompress(raw, -zlib.MAX_WBITS)
+        raw = inflate(raw)  # capped: a deflate bomb is a ValueError, not the memory's end
     return read_dataset(BytesIO(raw), implicit, little)
 
 
@@ -273,7 +273,11 @@ class Event:
         hit = cache.get(attr)
         if hit is not None and hit[0] is stream:
             return hit[1]
-        if stream is None:
+        path: Path | None = self.__dict__.get("_dataset_path")
+        dataset: Dataset
+        if attr == "DataSet" and path is not None:
+            dataset = dcmread(path, force=True)
+        elif stream is None:
             dataset = Dataset()
         else:
             transfer_syntax = self.context.transfer_syntax
@@ -328,8 +332,14 @@ class Event:
         the encoded :attr:`file_meta`: the DICOM file format, ready to be written to disk.
         """
         request = self._request(C_STORE, "a C-STORE request", "Data Set")
-        stream: BytesIO | None = request.DataSet
-        raw = b"" if stream is None else stream.getvalue()
+        path: Path | None = self.__dict__.get("_dataset_path")
+        if path is not None:  # chunked: the file holds the File Meta and the data set
+            with path.open("rb") as stream:
+                if not include_meta:
+                    stream.seek(read_file_info(path).dataset_offset)
+                return stream.read()
+        data: BytesIO | None = request.DataSet
+        raw = b"" if data is None else data.getvalue()
         if not include_meta:
             return raw
         out = DicomBytesIO()

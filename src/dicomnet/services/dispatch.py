@@ -15,12 +15,14 @@ from dicomnet.dimse.messages import (
     MESSAGE_TYPES,
     CCancelRQ,
     CEchoRQ,
+    CStoreRQ,
     DimseMessage,
     DimseRequest,
     DimseResponse,
 )
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
+from dicomnet.services.storage import answer_store
 from dicomnet.services.verification import answer_echo
 from dicomnet.ul.events import CommandRejected, MessageReceived
 
@@ -65,7 +67,9 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
             message.message_id_being_responded_to,
         )
         return
-    if isinstance(message, CEchoRQ):
+    if isinstance(message, CStoreRQ):
+        answer_store(host, received, message)
+    elif isinstance(message, CEchoRQ):
         answer_echo(host, received, message)
     elif isinstance(message, CCancelRQ):
         LOGGER.info(

@@ -26,11 +26,13 @@ _OPTIONAL: Final[dict[str, str]] = {
 }
 
 
-def status_fields(result: object, *, failure: int, what: str) -> dict[str, Any]:
+def status_fields(
+    result: object, *, failure: int, what: str, no_status: int | None = None
+) -> dict[str, Any]:
     """The response fields for a handler's result: an int status, or a Dataset with Status.
 
     Anything else, a status outside 0..0xFFFF included, is logged and answered with
-    ``failure``; an optional element that cannot be sent (out of range, not ASCII) is logged and
+    ``failure`` (a Dataset without Status with ``no_status`` when given); an optional element that cannot be sent (out of range, not ASCII) is logged and
     left out or made sendable (Error Comment: non-ASCII replaced, cut to 64 characters).
     """
     try:
@@ -39,6 +41,9 @@ def status_fields(result: object, *, failure: int, what: str) -> dict[str, Any]:
         LOGGER.error("The %s handler returned an unusable status (%s)", what, exc)
         return {"status": failure}
     if fields is None:
+        if no_status is not None and isinstance(result, Dataset):
+            LOGGER.error("The %s handler returned a Dataset without a Status", what)
+            return {"status": no_status}
         LOGGER.error("The %s handler returned an invalid status: %r", what, type(result).__name__)
         return {"status": failure}
     if not 0 <= fields["status"] <= 0xFFFF:

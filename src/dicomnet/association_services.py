@@ -1,0 +1,193 @@
+"""The DIMSE side of an ``Association``: sending requests (``send_c_echo``, ``send_c_store``) and
+what the services need to answer the peer's (``dicomnet.services.dispatch.ServiceHost``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from pydicom.dataset import Dataset
+
+from dicomnet import _config
+from dicomnet import events as evt
+from dicomnet._bytes import Buffer
+from dicomnet.dimse.assemble import DatasetSink
+from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseRequest, DimseResponse
+from dicomnet.errors import LocalProtocolError
+from dicomnet.presentation import PresentationContext, PresentationContextTuple
+from dicomnet.services.statuses import response_status
+from dicomnet.services.storage import StoreOptions, store_sink
+from dicomnet.services.storage_scu import send_c_store
+from dicomnet.sop_class import Verification
+
+if TYPE_CHECKING:
+    from dicomnet.ae import ApplicationEntity
+    from dicomnet.events import HandlerRegistry
+    from dicomnet.io.channel import Channel
+
+__all__ = ["DimseServices", "store_options"]
+
+LOGGER = logging.getLogger("dicomnet.assoc")
+
+#: Processing failure (PS3.7 C.4): what a response that cannot be encoded is replaced with.
+PROCESSING_FAILURE: Final = 0x0110
+
+
+def store_options(ae: ApplicationEntity, config: _config.ConfigSnapshot) -> StoreOptions:
+    """How C-STORE data sets are received: the AE's settings, ``_config``'s where it has none."""
+    chunked = ae.store_recv_chunked_dataset
+    directory = ae.store_recv_directory
+    return StoreOptions(
+        chunked=config.store_recv_chunked_dataset if chunked is None else chunked,
+        directory=None if directory is None else os.fspath(directory),
+        fsync=ae.store_recv_fsync,
+        max_memory=ae.maximum_dataset_size,
+    )
+
+
+class DimseServices:
+    """Mixed into ``Association``."""
+
+    if TYPE_CHECKING:
+        _channel: Channel
+        _by_id: dict[int, PresentationContext]
+        _dimse_timeout: float | None
+        _store: StoreOptions
+        accepted_contexts: list[PresentationContext]
+        is_established: bool
+        is_aborted: bool
+        is_released: bool
+
+        @property
+        def registry(self) -> HandlerRegistry: ...
+        def abort(self, block: bool = True) -> None: ...
+        def _notify(
+            self, event: evt.NotificationEvent, attrs: dict[str, Any] | None = None
+        ) -> None: ...
+
+    # -- what the services use -------------------------------------------------------------------
+
+    def event_owner(self) -> Any:
+        """Handlers see this association as ``event.assoc``."""
+        return self
+
+    def context_tuple(self, context_id: int) -> PresentationContextTuple:
+        """The accepted context ``context_id`` as (ID, abstract syntax, transfer syntax)."""
+        return self._by_id[context_id].as_tuple
+
+    def _dataset_sink(self, context_id: int, message: DimseMessage) -> DatasetSink:
+        """Where a received message's data set goes (the core's ``sink_factory``)."""
+        return store_sink(self, self._store, context_id, message)
+
+    def send_response(self, context_id: int, message: DimseMessage) -> None:
+        """Send a response. One that cannot be encoded is replaced by a bare 0x0110 (processing
+        failure), so the peer is never left waiting; one the association can no longer carry is
+        dropped."""
+        try:
+            self._channel.send_message(context_id, message)
+        except LocalProtocolError as exc:
+            if not self.is_established or not isinstance(message, DimseResponse):
+                LOGGER.warning("Response not sent: %s", exc)
+                return
+            LOGGER.error("Response cannot be sent (%s): answering 0x0110 instead", exc)
+            message = type(message)(
+                message_id_being_responded_to=message.message_id_being_responded_to,
+                status=PROCESSING_FAILURE,
+                affected_sop_class_uid=message.affected_sop_class_uid,
+            )
+            try:
+                self._channel.send_message(context_id, message)
+            except LocalProtocolError:
+                return
+        self._notify(evt.EVT_DIMSE_SENT, {"message": message, "context_id": context_id})
+
+    def abort_association(self) -> None:
+        """A-ABORT from a service that cannot go on."""
+        self.abort(block=False)
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def _check_established(self, service: str) -> None:
+        if not self.is_established:
+            raise RuntimeError(
+                f"The association with a peer SCP must be established before sending a "
+                f"{service} request"
+            )
+
+    def _scu_context(self, abstract_syntax: str, service: str) -> PresentationContext:
+        for context in self.accepted_contexts:
+            if context.abstract_syntax == abstract_syntax and context.as_scu:
+                return context
+        raise ValueError(
+            f"No presentation context for '{service}' has been accepted by the peer "
+            "for the SCU role"
+        )
+
+    def send_c_echo(self, msg_id: int = 1) -> Dataset:
+        """Send a C-ECHO request; the response's status Dataset (empty on timeout or abort)."""
+        self._check_established("C-ECHO")
+        context = self._scu_context(Verification, "Verification SOP Class")
+        assert context.context_id is not None
+        request = CEchoRQ(message_id=msg_id, affected_sop_class_uid=Verification)
+        response = self.send_request(context.context_id, request)
+        if not isinstance(response, CEchoRSP):
+            return Dataset()
+        return response_status(response)
+
+    def send_c_store(
+        self,
+        dataset: Dataset | str | os.PathLike[str],
+        msg_id: int = 1,
+        priority: int = 2,
+        originator_aet: str | None = None,
+        originator_id: int | None = None,
+    ) -> Dataset:
+        """Store ``dataset`` (a pydicom Dataset, or the path of a DICOM file, streamed from disk
+        without decoding when the accepted transfer syntax is the file's); the response's status
+        Dataset (empty on timeout or abort). ``originator_aet``/``originator_id``: the Move
+        Originator AE title and Message ID of a C-MOVE's sub-operation."""
+        self._check_established("C-STORE")
+        return send_c_store(
+            self,
+            dataset,
+            msg_id=msg_id,
+            priority=priority,
+            originator_aet=originator_aet,
+            originator_id=originator_id,
+        )
+
+    def send_request(
+        self,
+        context_id: int,
+        request: DimseRequest,
+        dataset: Buffer | Iterable[Buffer] | None = None,
+    ) -> DimseMessage | None:
+        """Send a request and wait for its one response; abort on timeout (as pynetdicom).
+
+        A data set that fails while it is being read (a file that cannot be read) aborts the
+        association (half a message cannot be taken back) and the error is raised.
+        """
+        waiter = self._channel.expect(request.message_id)
+        try:
+            try:
+                self._channel.send_message(context_id, request, dataset)
+            except LocalProtocolError:
+                return None
+            except OSError:
+                LOGGER.error("The data set could not be read while sending: aborting")
+                self.abort()
+                raise
+            self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
+            received = waiter.get(self._dimse_timeout)
+        finally:
+            waiter.close()
+        if received is None:
+            if not self.is_aborted and not self.is_released:
+                LOGGER.error("No response within the DIMSE timeout: aborting the association")
+                self.abort()
+            return None
+        attrs = {"message": received.message, "context_id": received.context_id}
+        self._notify(evt.EVT_DIMSE_RECV, attrs)
+        return received.message

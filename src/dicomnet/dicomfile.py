@@ -1,0 +1,273 @@
+"""The DICOM file format (PS3.10) as far as moving files needs it, without pydicom.
+
+Sending a file needs its transfer syntax, SOP class and instance and where its data set starts;
+receiving one into a file needs its File Meta Information written. Both are a few dozen bytes of
+explicit VR little endian, read and written here directly: ``pydicom.dcmread`` costs far more than
+sending a small instance. ``dataset_sop_uids`` finds a data set's SOP Class/Instance UIDs by
+walking its first top-level elements, and ``inflate`` undoes Deflated Explicit VR Little Endian
+with a cap on what it may grow to.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Final
+
+from dicomnet._bytes import Buffer
+from dicomnet.uids import (
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
+
+__all__ = [
+    "DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN",
+    "MAX_INFLATED_LENGTH",
+    "PREAMBLE",
+    "UNCOMPRESSED",
+    "FileInfo",
+    "InvalidFileError",
+    "dataset_sop_uids",
+    "encode_file_meta",
+    "inflate",
+    "parse_file_meta",
+    "read_file_info",
+]
+
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN: Final = "1.2.840.10008.1.2.1.99"
+#: The transfer syntaxes dicomnet converts among (everything else is sent as it is).
+UNCOMPRESSED: Final = frozenset(
+    {
+        IMPLICIT_VR_LITTLE_ENDIAN,
+        EXPLICIT_VR_LITTLE_ENDIAN,
+        DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+        EXPLICIT_VR_BIG_ENDIAN,
+    }
+)
+#: 128 zero bytes and the prefix; a peer's preamble is never written (PS3.10 7.5, CVE-2019-11687).
+PREAMBLE: Final = b"\x00" * 128 + b"DICM"
+#: How far a deflated data set may inflate by default.
+MAX_INFLATED_LENGTH: Final = 1 << 30
+#: How much of a file is read to find its File Meta Information (more is read if it is longer).
+_HEAD: Final = 4096
+#: VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2).
+_LONG_VRS: Final = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+_SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
+_UNDEFINED: Final = 0xFFFFFFFF
+_META_TAGS: Final = {
+    0x00020002: "sop_class_uid",
+    0x00020003: "sop_instance_uid",
+    0x00020010: "transfer_syntax",
+}
+
+
+class InvalidFileError(ValueError):
+    """Not a DICOM file this module can read (no ``DICM``, a broken File Meta Information)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What sending a file needs from its File Meta Information."""
+
+    transfer_syntax: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    #: Where the data set starts (just after the File Meta Information).
+    dataset_offset: int
+
+
+def _text(value: Buffer) -> str:
+    return bytes(value).decode("ascii", "replace").rstrip("\x00 ")
+
+
+def _meta_elements(head: bytes, start: int) -> tuple[dict[str, str], int]:
+    """Walk the group 0002 elements from ``start``: (the values we need, end offset)."""
+    found: dict[str, str] = {}
+    offset = start
+    while offset + 8 <= len(head):
+        group, element = struct.unpack_from("<HH", head, offset)
+        if group != 0x0002:
+            break
+        vr = head[offset + 4 : offset + 6]
+        if vr in _LONG_VRS:
+            if offset + 12 > len(head):
+                raise InvalidFileError("the File Meta Information is cut short")
+            (length,) = struct.unpack_from("<L", head, offset + 8)
+            offset += 12
+        else:
+            (length,) = struct.unpack_from("<H", head, offset + 6)
+            offset += 8
+        if length == _UNDEFINED or offset + length > len(head):
+            raise InvalidFileError("a File Meta Information element runs past its end")
+        name = _META_TAGS.get(group << 16 | element)
+        if name is not None:
+            found[name] = _text(head[offset : offset + length])
+        offset += length
+    return found, offset
+
+
+def parse_file_meta(head: bytes, *, complete: bool = True) -> FileInfo:
+    """The ``FileInfo`` of a file that starts with ``head``.
+
+    ``head`` holds the preamble, ``DICM`` and the File Meta Information (group 0002, explicit VR
+    little endian); a file without a preamble that starts with group 0002 is read as well. When
+    ``complete`` is False, ``head`` may end inside the File Meta Information: an element running
+    past its end raises ``InvalidFileError`` all the same (the caller reads more and retries).
+    A SOP class or instance missing from the File Meta Information is looked for at the start of
+    the data set.
+    """
+    if head[128:132] == b"DICM":
+        start = 132
+    elif head[:2] == b"\x02\x00" and head[4:6].isalpha():
+        start = 0
+    else:
+        raise InvalidFileError("no DICM prefix and no File Meta Information")
+    found, end = _meta_elements(head, start)
+    transfer_syntax = found.get("transfer_syntax")
+    if not transfer_syntax:
+        raise InvalidFileError("the File Meta Information has no Transfer Syntax UID")
+    sop_class, sop_instance = found.get("sop_class_uid"), found.get("sop_instance_uid")
+    if not (sop_class and sop_instance):
+        try:
+            dataset_class, dataset_instance = dataset_sop_uids(head[end:], transfer_syntax)
+        except ValueError:
+            dataset_class = dataset_instance = None
+        sop_class, sop_instance = sop_class or dataset_class, sop_instance or dataset_instance
+    if not (sop_class and sop_instance):
+        raise InvalidFileError("no SOP Class UID or SOP Instance UID")
+    return FileInfo(transfer_syntax, sop_class, sop_instance, end)
+
+
+def read_file_info(path: str | os.PathLike[str]) -> FileInfo:
+    """The ``FileInfo`` of the file at ``path`` (reading its first few kilobytes only)."""
+    size = _HEAD
+    with open(path, "rb") as stream:
+        head = stream.read(size)
+        while True:
+            try:
+                return parse_file_meta(head)
+            except InvalidFileError:
+                if len(head) < size:  # the whole file is read: it really is invalid
+                    raise
+            size *= 4
+            stream.seek(0)
+            head = stream.read(size)
+
+
+def _uid_value(value: str) -> bytes:
+    raw = value.encode("ascii")
+    return raw + b"\x00" if len(raw) % 2 else raw
+
+
+def _short_element(tag: int, vr: bytes, value: bytes) -> bytes:
+    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr, len(value)) + value
+
+
+def encode_file_meta(
+    *,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    transfer_syntax: str,
+    source_ae_title: str | None = None,
+) -> bytes:
+    """The preamble, ``DICM`` and File Meta Information for a received data set.
+
+    The implementation is dicomnet's; the Source Application Entity Title (0002,0016) is the
+    peer's AE title when given (as DCMTK's storescp writes it).
+    """
+    body = b"".join(
+        [
+            struct.pack("<HH2sHL", 0x0002, 0x0001, b"OB", 0, 2) + b"\x00\x01",
+            _short_element(0x00020002, b"UI", _uid_value(sop_class_uid)),
+            _short_element(0x00020003, b"UI", _uid_value(sop_instance_uid)),
+            _short_element(0x00020010, b"UI", _uid_value(transfer_syntax)),
+            _short_element(0x00020012, b"UI", _uid_value(IMPLEMENTATION_CLASS_UID)),
+            _short_element(0x00020013, b"SH", _padded(IMPLEMENTATION_VERSION_NAME)),
+        ]
+    )
+    if source_ae_title:
+        body += _short_element(0x00020016, b"AE", _padded(source_ae_title.strip()))
+    group_length = struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(body))
+    return PREAMBLE + group_length + body
+
+
+def _padded(text: str) -> bytes:
+    raw = text.encode("ascii", "replace")
+    return raw + b" " if len(raw) % 2 else raw
+
+
+def dataset_sop_uids(data: Buffer, transfer_syntax: str) -> tuple[str | None, str | None]:
+    """The SOP Class UID and SOP Instance UID at the start of an encoded data set.
+
+    Only the top-level elements up to (0008,0018) are walked (a sequence of defined length before
+    them is stepped over). A UID that is absent is None. ``ValueError`` when the data does not
+    reach that far or cannot be walked (an undefined length before them, a deflated data set
+    that does not inflate).
+    """
+    view = memoryview(data).cast("B")
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        view = memoryview(_inflate_head(view))
+    implicit = transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN
+    order = ">" if transfer_syntax == EXPLICIT_VR_BIG_ENDIAN else "<"
+    found: dict[int, str] = {}
+    offset = 0
+    while offset < len(view):
+        tag, value_offset, length = _element_head(view, offset, implicit, order)
+        if tag > _SOP_INSTANCE:
+            break
+        if length == _UNDEFINED or value_offset + length > len(view):
+            raise ValueError("the data set cannot be walked to its SOP Instance UID")
+        if tag in (_SOP_CLASS, _SOP_INSTANCE):
+            found[tag] = _text(view[value_offset : value_offset + length])
+        offset = value_offset + length
+    else:
+        raise ValueError("the data ends before the SOP Instance UID")
+    return found.get(_SOP_CLASS) or None, found.get(_SOP_INSTANCE) or None
+
+
+def _element_head(
+    view: memoryview, offset: int, implicit: bool, order: str
+) -> tuple[int, int, int]:
+    """(tag, where the value starts, value length) of the element at ``offset``."""
+    if offset + 8 > len(view):
+        raise ValueError("an element head is cut short")
+    group, element = struct.unpack_from(order + "HH", view, offset)
+    tag = group << 16 | element
+    if implicit:
+        (length,) = struct.unpack_from("<L", view, offset + 4)
+        return tag, offset + 8, length
+    if bytes(view[offset + 4 : offset + 6]) in _LONG_VRS:
+        if offset + 12 > len(view):
+            raise ValueError("an element head is cut short")
+        (length,) = struct.unpack_from(order + "L", view, offset + 8)
+        return tag, offset + 12, length
+    (length,) = struct.unpack_from(order + "H", view, offset + 6)
+    return tag, offset + 8, length
+
+
+def _inflate_head(data: memoryview) -> bytes:
+    """The first 64 KiB of a deflated data set (enough to find its SOP UIDs)."""
+    try:
+        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, 1 << 16)
+    except zlib.error as exc:
+        raise ValueError(f"the deflated data set does not inflate: {exc}") from None
+
+
+def inflate(data: Buffer, limit: int = MAX_INFLATED_LENGTH) -> bytes:
+    """Inflate a deflated data set (raw deflate, PS3.5 A.5); ``ValueError`` when it is broken
+    or would grow past ``limit`` bytes (a deflate bomb)."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"the deflated data set does not inflate: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ValueError(f"the deflated data set inflates past {limit} bytes")
+    return out

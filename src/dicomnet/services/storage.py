@@ -1,0 +1,193 @@
+"""The Storage service class (PS3.4 Annex B) as SCP: C-STORE requests and their data sets.
+
+A data set is received into memory (capped: past the cap the request is answered 0xA700 and
+nothing is kept) or, in chunked mode, straight into a file in the DICOM file format, so that memory
+stays flat for any size: ``event.dataset_path`` names it while the handler runs, and it is removed
+afterwards unless the handler moved it (``os.replace``) to keep it. A sink that fails (a full disk)
+makes the request 0xA700 without the handler being called, and leaves no file behind.
+
+The handler's result follows pynetdicom: an int status or a Dataset with Status (and Error Comment,
+Offending Element, Error ID); one that raises earns 0xC211 and a logged traceback, a result of
+another type 0xC002, a Dataset without Status 0xC001.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from dicomnet import events as evt
+from dicomnet.dicomfile import encode_file_meta
+from dicomnet.dimse.assemble import DatasetSink, MemorySink
+from dicomnet.dimse.messages import CStoreRQ, CStoreRSP, DimseMessage
+from dicomnet.dimse_primitives import from_message
+from dicomnet.services.statuses import MAX_ERROR_COMMENT, status_fields
+from dicomnet.ul.events import MessageReceived
+
+if TYPE_CHECKING:
+    from dicomnet.services.dispatch import ServiceHost
+
+__all__ = [
+    "HANDLER_FAILED",
+    "OUT_OF_RESOURCES",
+    "SOP_CLASS_NOT_SUPPORTED",
+    "FileSink",
+    "StoreOptions",
+    "answer_store",
+    "store_sink",
+]
+
+LOGGER = logging.getLogger("dicomnet.services")
+
+#: Refused: Out of Resources (PS3.4 B.2.3).
+OUT_OF_RESOURCES: Final = 0xA700
+#: Refused: SOP Class not supported (PS3.7 C.4.2.1.4).
+SOP_CLASS_NOT_SUPPORTED: Final = 0x0122
+#: pynetdicom's failure statuses for a handler that raises, returns a Dataset without Status,
+#: or returns something else.
+HANDLER_FAILED, NO_STATUS, INVALID_STATUS = 0xC211, 0xC001, 0xC002
+#: Buffer of a chunked file (fragments are often 16 KB: fewer system calls).
+_FILE_BUFFER: Final = 1 << 18
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    """How an association receives C-STORE data sets (from its AE and ``_config``)."""
+
+    chunked: bool = False
+    #: Where chunked data sets are written (None: the system's temporary directory).
+    directory: str | None = None
+    #: fsync a chunked file before the handler sees it.
+    fsync: bool = False
+    #: The largest data set received into memory.
+    max_memory: int = 1 << 30
+
+
+class FileSink:
+    """A data set written as it arrives to a new file (random name, ``O_EXCL``, mode 0600) in
+    ``directory``: the DICOM file format, starting with ``head`` (preamble and File Meta)."""
+
+    def __init__(self, directory: str | None, head: bytes, *, fsync: bool = False) -> None:
+        fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=directory)
+        self.path = Path(name)
+        self.length = 0
+        self._fsync = fsync
+        try:
+            self._file = open(fd, "wb", buffering=_FILE_BUFFER)  # noqa: SIM115 (kept open)
+        except BaseException:
+            os.close(fd)
+            self.remove()
+            raise
+        try:
+            self._file.write(head)
+        except BaseException:
+            self.discard()
+            raise
+
+    def write(self, data: memoryview) -> None:
+        """Append a fragment."""
+        self._file.write(data)
+        self.length += len(data)
+
+    def close(self) -> None:
+        """The data set is complete: flushed (and synced if asked) and closed."""
+        self._file.flush()
+        if self._fsync:
+            os.fsync(self._file.fileno())
+        self._file.close()
+
+    def discard(self) -> None:
+        """The data set will not be used: the file is removed."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove the file if it is still there (a handler may have moved it)."""
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
+
+
+def store_sink(
+    host: ServiceHost, options: StoreOptions, context_id: int, message: DimseMessage
+) -> DatasetSink:
+    """The sink for a message's data set: a file for a C-STORE in chunked mode, else memory."""
+    if options.chunked and isinstance(message, CStoreRQ):
+        head = encode_file_meta(
+            sop_class_uid=message.affected_sop_class_uid,
+            sop_instance_uid=message.affected_sop_instance_uid,
+            transfer_syntax=str(host.context_tuple(context_id).transfer_syntax),
+            source_ae_title=_peer_title(host),
+        )
+        return FileSink(options.directory, head, fsync=options.fsync)
+    return MemorySink(options.max_memory)
+
+
+def _peer_title(host: ServiceHost) -> str | None:
+    owner = host.event_owner()
+    peer = owner.requestor if owner.is_acceptor else owner.acceptor
+    return str(peer.ae_title) or None
+
+
+def answer_store(host: ServiceHost, received: MessageReceived, request: CStoreRQ) -> None:
+    """Answer one C-STORE-RQ: refuse it, or run the EVT_C_STORE handler, and send the status."""
+    sink = received.dataset
+    try:
+        fields = _outcome(host, received, request)
+    finally:
+        if isinstance(sink, FileSink):
+            sink.remove()
+    response = CStoreRSP(
+        message_id_being_responded_to=request.message_id,
+        affected_sop_class_uid=request.affected_sop_class_uid,
+        affected_sop_instance_uid=request.affected_sop_instance_uid,
+        **fields,
+    )
+    host.send_response(received.context_id, response)
+
+
+def _outcome(host: ServiceHost, received: MessageReceived, request: CStoreRQ) -> dict[str, Any]:
+    context = host.context_tuple(received.context_id)
+    sink = received.dataset
+    if received.sink_error is not None:
+        LOGGER.error("C-STORE data set could not be received: %s", received.sink_error)
+        return _refusal(OUT_OF_RESOURCES, f"cannot receive: {received.sink_error}")
+    if isinstance(sink, MemorySink) and sink.overflowed:
+        LOGGER.error(
+            "C-STORE data set of %d bytes is over the %d byte cap", sink.length, sink.limit
+        )
+        return _refusal(OUT_OF_RESOURCES, f"data set over the {sink.limit} byte limit")
+    if request.affected_sop_class_uid != context.abstract_syntax:
+        LOGGER.error(
+            "C-STORE for %s on a context for %s: refused",
+            request.affected_sop_class_uid,
+            context.abstract_syntax,
+        )
+        return _refusal(SOP_CLASS_NOT_SUPPORTED, "SOP class differs from the context's")
+    attrs: dict[str, Any] = {"context": context}
+    if isinstance(sink, FileSink):
+        attrs["request"] = from_message(request)
+        attrs["dataset_path"] = sink.path
+    else:
+        data = sink.data if isinstance(sink, MemorySink) else b""
+        attrs["request"] = from_message(request, data)
+    return _run_handler(host, attrs)
+
+
+def _run_handler(host: ServiceHost, attrs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result = host.registry.intervene(host.event_owner(), evt.EVT_C_STORE, attrs)
+    except Exception as exc:
+        LOGGER.exception("Exception in the handler bound to 'evt.EVT_C_STORE'")
+        return _refusal(HANDLER_FAILED, f"handler failed: {type(exc).__name__}: {exc}")
+    return status_fields(result, failure=INVALID_STATUS, no_status=NO_STATUS, what="C-STORE")
+
+
+def _refusal(status: int, comment: str) -> dict[str, Any]:
+    text = comment.encode("ascii", "replace").decode("ascii")
+    return {"status": status, "error_comment": text[:MAX_ERROR_COMMENT]}

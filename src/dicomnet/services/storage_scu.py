@@ -1,0 +1,213 @@
+"""The Storage service class as SCU: ``Association.send_c_store``.
+
+The presentation context is chosen by SOP class and transfer syntax: one accepted with the data
+set's own transfer syntax first, otherwise (for an uncompressed data set) one accepted with
+another uncompressed transfer syntax, to which it is converted. A compressed data set is only ever
+sent in its own transfer syntax.
+
+A file whose transfer syntax the context has is streamed from disk as it is, without pydicom: only
+its File Meta Information is read (``dicomnet.dicomfile``), and its data set goes out in chunks read
+into one reused buffer, so memory stays flat for any size. Anything else is decoded and encoded
+with pydicom (a deflated file inflated with a cap).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Final, Protocol
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
+from pydicom.uid import UID
+
+from dicomnet._bytes import Buffer
+from dicomnet.dicomfile import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    MAX_INFLATED_LENGTH,
+    UNCOMPRESSED,
+    InvalidFileError,
+    inflate,
+    read_file_info,
+)
+from dicomnet.dimse.messages import CStoreRQ, CStoreRSP, DimseMessage
+from dicomnet.presentation import PresentationContext
+from dicomnet.services.statuses import response_status
+from dicomnet.uids import (
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
+
+__all__ = ["READ_CHUNK", "RequestHost", "choose_context", "encode_dataset", "send_c_store"]
+
+#: How much of a file is read at a time when it is streamed.
+READ_CHUNK: Final = 1 << 20
+#: The uncompressed transfer syntaxes in the order a conversion prefers them.
+_PREFERENCE: Final = (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+)
+_ENCODINGS: Final = {
+    IMPLICIT_VR_LITTLE_ENDIAN: (True, True),
+    EXPLICIT_VR_LITTLE_ENDIAN: (False, True),
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN: (False, True),
+    EXPLICIT_VR_BIG_ENDIAN: (False, False),
+}
+
+
+class RequestHost(Protocol):
+    """What sending a request needs from the association."""
+
+    accepted_contexts: list[PresentationContext]
+
+    def send_request(
+        self, context_id: int, request: CStoreRQ, dataset: Buffer | Iterable[Buffer]
+    ) -> DimseMessage | None:
+        """Send ``request`` and wait for its response (None: none came)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Payload:
+    sop_class_uid: str
+    sop_instance_uid: str
+    context: PresentationContext
+    data: Buffer | Iterable[Buffer]
+
+
+def send_c_store(
+    host: RequestHost,
+    dataset: Dataset | str | os.PathLike[str],
+    *,
+    msg_id: int,
+    priority: int,
+    originator_aet: str | None,
+    originator_id: int | None,
+) -> Dataset:
+    """Store ``dataset`` (a pydicom Dataset or the path of a DICOM file); the status Dataset."""
+    if priority not in (0, 1, 2):
+        raise ValueError(f"'priority' must be 0, 1 or 2, not {priority!r}")
+    if isinstance(dataset, str | os.PathLike):
+        payload = _from_file(host.accepted_contexts, Path(dataset))
+    else:
+        payload = _from_dataset(host.accepted_contexts, dataset)
+    request = CStoreRQ(
+        message_id=msg_id,
+        affected_sop_class_uid=payload.sop_class_uid,
+        affected_sop_instance_uid=payload.sop_instance_uid,
+        priority=priority,
+        move_originator_ae_title=originator_aet,
+        move_originator_message_id=originator_id,
+    )
+    assert payload.context.context_id is not None
+    response = host.send_request(payload.context.context_id, request, payload.data)
+    if not isinstance(response, CStoreRSP):
+        return Dataset()
+    return response_status(response)
+
+
+def choose_context(
+    contexts: Sequence[PresentationContext], sop_class_uid: str, transfer_syntax: str | None
+) -> PresentationContext:
+    """The accepted context (SCU role) to send a data set on: its own transfer syntax first, then,
+    if it is uncompressed (or unknown: None), another uncompressed one. ``ValueError`` if none."""
+    candidates = [c for c in contexts if c.abstract_syntax == sop_class_uid and c.as_scu]
+    by_syntax = {str(c.transfer_syntax[0]): c for c in reversed(candidates) if c.transfer_syntax}
+    if transfer_syntax in by_syntax:
+        return by_syntax[transfer_syntax]
+    if transfer_syntax is None or transfer_syntax in UNCOMPRESSED:
+        for syntax in _PREFERENCE:
+            if syntax in by_syntax:
+                return by_syntax[syntax]
+    name = UID(sop_class_uid).name
+    syntax_name = UID(transfer_syntax).name if transfer_syntax else "any"
+    raise ValueError(
+        f"No presentation context for '{name}' has been accepted by the peer with "
+        f"'{syntax_name}' transfer syntax (or one it converts to) for the SCU role"
+    )
+
+
+def _from_file(contexts: Sequence[PresentationContext], path: Path) -> _Payload:
+    try:
+        info = read_file_info(path)
+    except InvalidFileError:  # no usable File Meta: let pydicom try
+        return _from_dataset(contexts, dcmread(path, force=True))
+    context = choose_context(contexts, info.sop_class_uid, info.transfer_syntax)
+    if context.transfer_syntax[0] == info.transfer_syntax:
+        data: Buffer | Iterable[Buffer] = _file_chunks(path, info.dataset_offset)
+    else:
+        dataset = _read_converted(path, info.dataset_offset, info.transfer_syntax)
+        data = encode_dataset(dataset, str(context.transfer_syntax[0]))
+    return _Payload(info.sop_class_uid, info.sop_instance_uid, context, data)
+
+
+def _file_chunks(path: Path, offset: int) -> Iterator[memoryview]:
+    """The file from ``offset`` in chunks read into one buffer (each valid until the next)."""
+    buffer = bytearray(READ_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as stream:
+        stream.seek(offset)
+        while count := stream.readinto(buffer):
+            yield view[:count]
+
+
+def _read_converted(path: Path, offset: int, transfer_syntax: str) -> Dataset:
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        raw = stream.read()
+    return decode_dataset(raw, transfer_syntax)
+
+
+def decode_dataset(raw: Buffer, transfer_syntax: str, limit: int = MAX_INFLATED_LENGTH) -> Dataset:
+    """A data set encoded in an uncompressed transfer syntax, decoded (inflated with a cap)."""
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        raw = inflate(raw, limit)
+    implicit, little = _ENCODINGS.get(transfer_syntax, (False, True))
+    return read_dataset(BytesIO(raw), implicit, little)
+
+
+def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
+    """``dataset`` encoded for ``transfer_syntax`` (deflated for the deflated one; explicit VR
+    little endian for every encapsulated, compressed one)."""
+    implicit, little = _ENCODINGS.get(transfer_syntax, (False, True))
+    stream = DicomBytesIO()
+    stream.is_implicit_VR, stream.is_little_endian = implicit, little
+    write_dataset(stream, dataset)
+    encoded = stream.getvalue()
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        encoded = deflater.compress(encoded) + deflater.flush()
+    return bytes(encoded)
+
+
+def _from_dataset(contexts: Sequence[PresentationContext], dataset: Dataset) -> _Payload:
+    sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
+    if not sop_class or not sop_instance:
+        raise ValueError("The data set has no SOP Class UID or SOP Instance UID to store it by")
+    source = _source_syntax(dataset)
+    context = choose_context(contexts, str(sop_class), source)
+    chosen = str(context.transfer_syntax[0])
+    return _Payload(str(sop_class), str(sop_instance), context, encode_dataset(dataset, chosen))
+
+
+def _source_syntax(dataset: Dataset) -> str | None:
+    """The transfer syntax ``dataset`` is in: its File Meta's, else what it was read as."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if syntax:
+        return str(syntax)
+    implicit, little = dataset.original_encoding
+    if implicit is None:
+        return None
+    if implicit:
+        return IMPLICIT_VR_LITTLE_ENDIAN
+    return EXPLICIT_VR_LITTLE_ENDIAN if little else EXPLICIT_VR_BIG_ENDIAN
