@@ -243,7 +243,7 @@ def test_pynetdicom_scu_aborts_a_dicomnet_scp(scp: ScpFactory) -> None:
     assert eventually(lambda: not server.active_associations)
 
 
-def test_pynetdicom_scu_c_store_to_a_dicomnet_scp_is_answered_0x0211(scp: ScpFactory) -> None:
+def test_pynetdicom_scu_c_store_to_a_dicomnet_scp_without_a_handler_gets_0xc211(scp: ScpFactory) -> None:
     scp_log = EventLog()
     _, server = scp(scp_log.handlers([evt.EVT_DIMSE_SENT]), contexts=[VERIFICATION, CT_STORAGE])
     dataset = Dataset()
@@ -262,10 +262,10 @@ def test_pynetdicom_scu_c_store_to_a_dicomnet_scp_is_answered_0x0211(scp: ScpFac
             status = assoc.send_c_store(dataset).get("Status")
             assert scp_log.wait_for("EVT_DIMSE_SENT")
             sent = scp_log.of("EVT_DIMSE_SENT")[0].message
-            assert sent.status == 0x0211  # dicomnet's answer, never an abort
+            assert sent.status == 0xC211  # no handler bound (as pynetdicom), never an abort
             if status is None:
                 return False
-            assert status == 0x0211
+            assert status == 0xC211
             assert assoc.is_established
             assert assoc.send_c_echo().get("Status") in (0x0000, None)
             assoc.release()

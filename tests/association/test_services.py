@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 
 from dicomnet import evt
 from dicomnet.ae import ApplicationEntity
-from dicomnet.dimse.messages import CStoreRQ, CStoreRSP
+from dicomnet.dimse.messages import CFindRQ, CFindRSP
 from dicomnet.events import Event
 from dicomnet.pdu import AAbort
 from dicomnet.pdu.encode import encode_pdu_parts
@@ -113,11 +113,9 @@ def test_an_unsupported_request_is_answered_0x0211(scu: ApplicationEntity, scp: 
     assert storage
     context_id = storage[0].context_id
     assert context_id is not None
-    # (0008,0018) SOP Instance UID "1.2", implicit VR little endian
-    dataset = b"\x08\x00\x18\x00\x04\x00\x00\x001.2\x00"
-    request = CStoreRQ(
-        message_id=7, affected_sop_class_uid=CT_STORAGE, affected_sop_instance_uid="1.2"
-    )
+    # an identifier: (0008,0052) Query/Retrieve Level "STUDY ", implicit VR little endian
+    dataset = b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY "
+    request = CFindRQ(message_id=7, affected_sop_class_uid=CT_STORAGE)
     waiter = assoc._channel.expect(7)
     try:
         assoc._channel.send_message(context_id, request, dataset)
@@ -126,7 +124,7 @@ def test_an_unsupported_request_is_answered_0x0211(scu: ApplicationEntity, scp: 
         waiter.close()
     assert received is not None
     response = received.message
-    assert isinstance(response, CStoreRSP)
+    assert isinstance(response, CFindRSP)
     assert response.status == 0x0211
     assert response.message_id_being_responded_to == 7
     assert assoc.is_established  # answered, not aborted

@@ -32,8 +32,9 @@ def status_fields(
     """The response fields for a handler's result: an int status, or a Dataset with Status.
 
     Anything else, a status outside 0..0xFFFF included, is logged and answered with
-    ``failure`` (a Dataset without Status with ``no_status`` when given); an optional element that cannot be sent (out of range, not ASCII) is logged and
-    left out or made sendable (Error Comment: non-ASCII replaced, cut to 64 characters).
+    ``failure`` (a Dataset without Status with ``no_status`` when given); an optional element
+    that cannot be sent (out of range, not ASCII) is logged and left out or made sendable
+    (Error Comment: non-ASCII replaced, cut to 64 characters).
     """
     try:
         fields = _fields(result)
