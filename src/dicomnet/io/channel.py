@@ -7,8 +7,8 @@
 - ``_lock`` guards the ``Connection``; its bytes are written under ``_write_lock``, taken
   before ``_lock`` is released: writes leave in order, no lock is held across a blocking read.
   ``_message_lock`` keeps the PDUs of two threads' DIMSE messages from interleaving.
-- Timers are deadlines of the ``poll`` (``Deadlines``); another thread's change wakes it
-  through an eventfd. TLS is the transport's business (``io.transport``).
+- Timers are deadlines of the ``poll`` (``Deadlines``), woken through an eventfd. TLS is the
+  transport's business (``io.transport``).
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ T = TypeVar("T")
 _READ_SIZE: Final = 64 * 1024
 _POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 _ENDING: Final = (Aborted, Released)
-#: How long the reader thread leaves the socket to the thread that last read it (a requestor
-#: waiting for responses) before reading again itself.
+#: How long the reader thread leaves the socket to the thread that last read it (a requestor).
 LINGER: Final = 0.05
 
 
@@ -87,10 +86,8 @@ class Channel:
         self.data_hook: Callable[[str, list[Buffer]], None] | None = None
         #: Called with the transitions the connection recorded, when it records them.
         self.transition_hook: Callable[[list[Transition]], None] | None = None
-        #: The transport is closed, or was never opened.
-        self.closed = False
-        #: Why the transport connection could not be opened (a requestor), if it could not.
-        self.connect_error: OSError | None = None
+        self.closed = False  # the transport is closed, or was never opened
+        self.connect_error: OSError | None = None  # why a requestor could not connect
         self.write_failed = False
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -117,8 +114,7 @@ class Channel:
     # -- setting up ------------------------------------------------------------------------------
 
     def adopt(self, sock: socket.socket, *, server_side: bool = True) -> None:
-        """Take over a connected socket (non-blocking from here on, TCP_NODELAY), with TLS if
-        ``tls`` is set (the handshake is still to come)."""
+        """Take over a connected socket (non-blocking, TCP_NODELAY; TLS if ``tls`` is set)."""
         sock.setblocking(False)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -256,10 +252,12 @@ class Channel:
         message: DimseMessage,
         dataset: Buffer | Iterable[Buffer] | None = None,
     ) -> None:
-        """One DIMSE message, each P-DATA-TF written before the next is cut."""
+        """One DIMSE message, each P-DATA-TF written before the next is cut; the command's waits
+        for the data set's first one, so that a small message is one write."""
         with self._message_lock:
             with self._lock:
                 steps = self.conn.send_message(context_id, message, dataset)
+            hold, held, held_transitions = dataset is not None, [], []
             while True:  # a step queues one P-DATA-TF and nothing else (DT-1 / AR-7)
                 transitions: list[Transition] = []
                 with self._lock:
@@ -268,11 +266,17 @@ class Channel:
                     out = self.conn.data_to_send()
                     if self.conn.transitions:
                         transitions, self.conn.transitions = self.conn.transitions, []
+                    if hold:  # the command's buffers stay valid: they are not a file's
+                        hold, held, held_transitions = False, out, transitions
+                        continue
                     self._write_lock.acquire()
                 try:
-                    self._write(out)
+                    self._write(held + out)
                 finally:
                     self._write_lock.release()
+                if held:
+                    self._run_hooks(held_transitions, held)
+                    held = []
                 self._run_hooks(transitions, out)
 
     def expect(self, message_id: int) -> Waiter:
@@ -499,8 +503,7 @@ class Channel:
             self.handler.network_idle()
 
     def set_network_timeout(self, seconds: float | None) -> None:
-        """Change the idle limit now, counted from the last data received; a thread waiting in
-        ``poll`` is woken to wait for the new deadline."""
+        """Change the idle limit now (from the last data received; a ``poll`` is woken)."""
         self.timeouts.network = seconds
         self._deadlines.reset_idle()
         self._wake()
@@ -511,8 +514,7 @@ class Channel:
         return None if self.transport is None else self.transport.tls
 
     def end_waiters(self) -> None:
-        """No response can come any more: wake every waiting requester, and a thread reading
-        the socket for its response (``_wake`` does nothing when that is this thread)."""
+        """No response can come any more: wake every waiting requester (and a reading one)."""
         for waiter in list(self._waiters.values()):
             waiter.end()
         self._wake()
@@ -532,9 +534,8 @@ class Channel:
     # -- closing ---------------------------------------------------------------------------------
 
     def close_transport(self) -> None:
-        """Close the transport (CloseTransport). If this thread holds the read token, or nobody
-        does, the socket is released at once; a reader on another thread is woken and releases
-        it. The handler hears of it once the events before it have been dispatched."""
+        """Close the transport: released at once if this thread holds the read token or nobody
+        does, else by the woken reader; the handler hears of it after the events before it."""
         self.closed = True
         with self._cond:
             now = self._owner is None or self.reads_here()
@@ -561,7 +562,6 @@ class Channel:
                 self._write_wake()
 
     def _write_wake(self) -> None:
-        """(The caller holds ``_token_lock``, under which the wake-up is also closed.)"""
         if self._wakeup is not None:
             self._wakeup.signal()
 

@@ -35,6 +35,7 @@ from dicomnet.dicomfile import (
     UNCOMPRESSED,
     InvalidFileError,
     inflate,
+    parse_file_meta,
     read_file_info,
 )
 from dicomnet.dimse.messages import CStoreRQ, CStoreRSP, DimseMessage
@@ -50,6 +51,8 @@ __all__ = ["READ_CHUNK", "RequestHost", "choose_context", "encode_dataset", "sen
 
 #: How much of a file is read at a time when it is streamed.
 READ_CHUNK: Final = 1 << 20
+#: A file shorter than this is read whole, at once.
+SMALL_FILE: Final = 1 << 16
 #: The uncompressed transfer syntaxes in the order a conversion prefers them.
 _PREFERENCE: Final = (
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -137,13 +140,18 @@ def choose_context(
 
 
 def _from_file(contexts: Sequence[PresentationContext], path: Path) -> _Payload:
+    with open(path, "rb") as stream:  # a small file is read once, whole
+        head = stream.read(SMALL_FILE)
+    whole = len(head) < SMALL_FILE
     try:
-        info = read_file_info(path)
+        info = parse_file_meta(head) if whole else read_file_info(path)
     except InvalidFileError:  # no usable File Meta: let pydicom try
         return _from_dataset(contexts, dcmread(path, force=True))
     context = choose_context(contexts, info.sop_class_uid, info.transfer_syntax)
+    data: Buffer | Iterable[Buffer]
     if context.transfer_syntax[0] == info.transfer_syntax:
-        data: Buffer | Iterable[Buffer] = _file_chunks(path, info.dataset_offset)
+        offset = info.dataset_offset
+        data = memoryview(head)[offset:] if whole else _file_chunks(path, offset)
     else:
         dataset = _read_converted(path, info.dataset_offset, info.transfer_syntax)
         data = encode_dataset(dataset, str(context.transfer_syntax[0]))
