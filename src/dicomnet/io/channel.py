@@ -59,6 +59,7 @@ T = TypeVar("T")
 _READ_SIZE: Final = 64 * 1024
 _POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 _ENDING: Final = (Aborted, Released)
+_WRITE_BATCH: Final = 256 * 1024
 #: How long the reader thread leaves the socket to the thread that last read it (a requestor).
 LINGER: Final = 0.05
 
@@ -239,11 +240,8 @@ class Channel:
     # -- sending ---------------------------------------------------------------------------------
 
     def send(self, pdu: Pdu, *, write_wait: float | None = None) -> None:
-        """A local primitive (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE-RQ/RP, A-ABORT, P-DATA-TF).
-
-        ``write_wait`` bounds the wait for a write stuck on another thread (see ``locked``):
-        an A-ABORT must not wait for a peer that does not read.
-        """
+        """A local primitive (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE-RQ/RP, A-ABORT, P-DATA-TF);
+        ``write_wait`` bounds the wait for a write stuck on another thread (see ``locked``)."""
         self.locked(lambda: self.conn.send(pdu), write_wait=write_wait)
 
     def send_message(
@@ -252,31 +250,33 @@ class Channel:
         message: DimseMessage,
         dataset: Buffer | Iterable[Buffer] | None = None,
     ) -> None:
-        """One DIMSE message, each P-DATA-TF written before the next is cut; the command's waits
-        for the data set's first one, so that a small message is one write."""
+        """One DIMSE message, its P-DATA-TFs written in batches of about ``_WRITE_BATCH`` bytes
+        (a small message is one write). A streamed data set's chunks must stay valid until
+        written: its producer may not reuse a buffer it has handed out."""
         with self._message_lock:
             with self._lock:
                 steps = self.conn.send_message(context_id, message, dataset)
-            hold, held, held_transitions = dataset is not None, [], []
-            while True:  # a step queues one P-DATA-TF and nothing else (DT-1 / AR-7)
+            done = False
+            while not done:
                 transitions: list[Transition] = []
                 with self._lock:
-                    if next(steps, None) is None:
-                        return
+                    size = 0
+                    while size < _WRITE_BATCH:  # a step queues one P-DATA-TF (DT-1 / AR-7)
+                        step = next(steps, None)
+                        if step is None:
+                            done = True
+                            break
+                        size += step
                     out = self.conn.data_to_send()
                     if self.conn.transitions:
                         transitions, self.conn.transitions = self.conn.transitions, []
-                    if hold:  # the command's buffers stay valid: they are not a file's
-                        hold, held, held_transitions = False, out, transitions
-                        continue
+                    if not out:
+                        return
                     self._write_lock.acquire()
                 try:
-                    self._write(held + out)
+                    self._write(out)
                 finally:
                     self._write_lock.release()
-                if held:
-                    self._run_hooks(held_transitions, held)
-                    held = []
                 self._run_hooks(transitions, out)
 
     def expect(self, message_id: int) -> Waiter:

@@ -159,13 +159,16 @@ def _from_file(contexts: Sequence[PresentationContext], path: Path) -> _Payload:
 
 
 def _file_chunks(path: Path, offset: int) -> Iterator[memoryview]:
-    """The file from ``offset`` in chunks read into one buffer (each valid until the next)."""
-    buffer = bytearray(READ_CHUNK)
-    view = memoryview(buffer)
+    """The file from ``offset`` in chunks, each in a buffer of its own (the driver writes views
+    of a chunk in batches, so a buffer is not reused; at most a few are alive at once)."""
     with open(path, "rb", buffering=0) as stream:
         stream.seek(offset)
-        while count := stream.readinto(buffer):
-            yield view[:count]
+        while True:
+            buffer = bytearray(READ_CHUNK)
+            count = stream.readinto(buffer)
+            if not count:
+                return
+            yield memoryview(buffer)[:count]
 
 
 def _read_converted(path: Path, offset: int, transfer_syntax: str) -> Dataset:
