@@ -55,8 +55,9 @@ LOGGER = logging.getLogger("dicomnet.io")
 T = TypeVar("T")
 
 #: Bytes read at once: below malloc's mmap threshold, so the buffer of a new association comes
-#: from the heap (a larger one costs page faults on every association).
-_READ_SIZE: Final = 64 * 1024
+#: from the heap (a larger one costs page faults on every association); once a read fills it,
+#: the peer is streaming and reads get larger.
+_READ_SIZE, _STREAM_READ_SIZE = 64 * 1024, 1024 * 1024
 _POLL_IN: Final = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 _ENDING: Final = (Aborted, Released)
 _WRITE_BATCH: Final = 256 * 1024
@@ -479,6 +480,8 @@ class Channel:
 
     def _received(self, count: int) -> None:
         view = self._view[:count]
+        if count == len(view) == _READ_SIZE:  # a stream: larger reads from now on
+            self._view = memoryview(bytearray(_STREAM_READ_SIZE))
         if count and self.data_hook is not None:
             self.data_hook("recv", [view])
         try:
@@ -509,8 +512,7 @@ class Channel:
         self._wake()
 
     @property
-    def tls_info(self) -> TlsInfo | None:
-        """What the TLS handshake agreed on (None without TLS, or before the handshake)."""
+    def tls_info(self) -> TlsInfo | None:  # None without TLS, or before the handshake
         return None if self.transport is None else self.transport.tls
 
     def end_waiters(self) -> None:
@@ -555,8 +557,7 @@ class Channel:
         for claimant in self._claimants:
             claimant.notify()
 
-    def _wake(self) -> None:
-        """Wake a thread blocked in ``poll`` (to see a new deadline or a closed transport)."""
+    def _wake(self) -> None:  # wake a thread in ``poll`` (a new deadline, a closed transport)
         with self._cond:
             if self._owner is not None and not self.reads_here():
                 self._write_wake()
@@ -590,8 +591,7 @@ class Channel:
         self._closed_event.set()
         self.handler.channel_closed()
 
-    def wait_closed(self, timeout: float | None) -> bool:
-        """Block until the transport is closed and released; False on timeout."""
+    def wait_closed(self, timeout: float | None) -> bool:  # False on timeout
         return self._closed_event.wait(timeout)
 
     @property
