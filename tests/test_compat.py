@@ -15,9 +15,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from io import BytesIO
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +31,11 @@ import pynetdicom.presentation
 import pynetdicom.sop_class
 import pynetdicom.status
 import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.uid import UID
 from pynetdicom.ae import ApplicationEntity as TheirAE
 from pynetdicom.association import Association as TheirAssociation
 
@@ -429,3 +436,141 @@ def test_server_attribute(name: str) -> None:
         assert hasattr(server, name), f"the server of start_server(block=False) lacks {name}"
     finally:
         server.shutdown()
+
+
+# -- C-STORE: send_c_store and the Event a handler gets --------------------------------------------
+
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+THEIR_EVENT: Any = pynetdicom.events.Event
+EVENT_MEMBERS = sorted(n for n in vars(THEIR_EVENT) if not n.startswith("_"))
+#: Event properties that belong to requests other than C-STORE.
+NOT_C_STORE = [
+    "identifier", "action_type", "event_type", "move_destination", "attribute_list",
+    "modification_list", "action_information", "event_information", "attribute_identifiers",
+]  # fmt: skip
+
+
+def _parameters(function: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+def test_send_c_store_signature_is_pynetdicoms() -> None:
+    ours = _attr("dicomnet.association", "Association")
+    assert callable(getattr(ours, "send_c_store", None)), "Association.send_c_store is missing"
+    assert _parameters(ours.send_c_store) == _parameters(TheirAssociation.send_c_store)
+
+
+def test_pynetdicom_event_has_the_members_we_pin() -> None:
+    assert len(EVENT_MEMBERS) == 16
+
+
+@pytest.mark.parametrize("name", EVENT_MEMBERS)
+def test_event_member(name: str) -> None:
+    ours_cls = _attr("dicomnet.events", "Event")
+    theirs = inspect.getattr_static(THEIR_EVENT, name)
+    ours = inspect.getattr_static(ours_cls, name, None)
+    assert ours is not None, f"Event.{name} is missing (pynetdicom has it)"
+    if isinstance(theirs, property):
+        assert isinstance(ours, property), f"Event.{name} is not a property"
+        return
+    assert inspect.isfunction(theirs), f"pynetdicom's Event.{name} is of a kind not checked here"
+    assert inspect.isfunction(ours), f"Event.{name} is not a method"
+    problems = signature_problems(ours, theirs, name)
+    assert not problems, f"Event.{name}: {'; '.join(problems)}"
+
+
+def test_event_constructor_and_instance_attributes() -> None:
+    ours_cls = _attr("dicomnet.events", "Event")
+    assert signature_problems(ours_cls.__init__, THEIR_EVENT.__init__) == []
+    theirs = THEIR_EVENT(None, pynetdicom.evt.EVT_C_ECHO, {})
+    ours = ours_cls(None, _attr("dicomnet.events", "EVT_C_ECHO"), {})
+    for name in ("assoc", "timestamp"):
+        assert hasattr(theirs, name)
+        assert hasattr(ours, name), f"Event().{name} is missing"
+    assert type(ours.timestamp) is type(theirs.timestamp)
+
+
+def _encoded(transfer_syntax: str) -> bytes:
+    ds = Dataset()
+    ds.SOPClassUID = CT_IMAGE
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.10.999.4.1"
+    ds.PatientName = "Doe^John"
+    ds.Rows = 256
+    item = Dataset()
+    item.CodeValue = "T-04000"
+    ds.AnatomicRegionSequence = [item]
+    uid = UID(transfer_syntax)
+    out = DicomBytesIO()
+    out.is_little_endian, out.is_implicit_VR = uid.is_little_endian, uid.is_implicit_VR
+    write_dataset(out, ds)
+    raw = bytes(out.getvalue())
+    if uid.is_deflated:
+        deflater = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        raw = deflater.compress(raw) + deflater.flush()
+    return raw
+
+
+def _hand_built(
+    primitives: ModuleType, build_context: Any, event_cls: Any, event: Any, ts: str
+) -> Any:
+    request = primitives.C_STORE()
+    request.MessageID = 7
+    request.AffectedSOPClassUID = CT_IMAGE
+    request.AffectedSOPInstanceUID = "1.2.826.0.1.3680043.10.999.4.1"
+    request.Priority = 1
+    request.DataSet = BytesIO(_encoded(ts))
+    context = build_context(CT_IMAGE, ts)
+    context.context_id = 1
+    return event_cls(None, event, {"request": request, "context": context.as_tuple})
+
+
+def _outcome(event: Any, name: str) -> str:
+    try:
+        getattr(event, name)
+    except AttributeError:
+        return "AttributeError"
+    return "no error"
+
+
+@pytest.mark.parametrize(
+    "transfer_syntax",
+    ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"],
+)
+def test_a_c_store_event_built_by_hand_answers_as_pynetdicoms(transfer_syntax: str) -> None:
+    """``Event(None, evt.EVT_C_STORE, {"request": C_STORE(), "context": ...})`` as users build it
+    in their unit tests: the same answers as pynetdicom's Event built the same way."""
+    ours = _hand_built(
+        _ours("dicomnet.dimse_primitives"),
+        _attr("dicomnet", "build_context"),
+        _attr("dicomnet.events", "Event"),
+        _attr("dicomnet.events", "EVT_C_STORE"),
+        transfer_syntax,
+    )
+    theirs = _hand_built(
+        pynetdicom.dimse_primitives,
+        pynetdicom.build_context,
+        THEIR_EVENT,
+        pynetdicom.evt.EVT_C_STORE,
+        transfer_syntax,
+    )
+    assert ours.assoc is None
+    assert ours.event.name == theirs.event.name == "EVT_C_STORE"
+    assert tuple(ours.context) == tuple(theirs.context)
+    assert ours.message_id == theirs.message_id == 7
+    assert ours.request.Priority == theirs.request.Priority == 1
+    assert ours.dataset == theirs.dataset
+    assert ours.dataset is ours.dataset
+    assert ours.encoded_dataset(include_meta=False) == theirs.encoded_dataset(include_meta=False)
+    own_identity = {0x0002_0012, 0x0002_0013}
+    ours_meta, their_meta = ours.file_meta, theirs.file_meta
+    assert [e.tag for e in ours_meta] == [e.tag for e in their_meta]
+    for elem in their_meta:
+        if elem.tag not in own_identity:
+            assert ours_meta[elem.tag].value == elem.value, f"file_meta {elem.keyword} differs"
+    ours_file = dcmread(BytesIO(ours.encoded_dataset()))
+    their_file = dcmread(BytesIO(theirs.encoded_dataset()))
+    assert ours_file == their_file
+    assert ours_file.file_meta.TransferSyntaxUID == their_file.file_meta.TransferSyntaxUID
+    assert ours.is_cancelled is theirs.is_cancelled is False
+    for name in NOT_C_STORE:
+        assert _outcome(ours, name) == _outcome(theirs, name) == "AttributeError", name

@@ -243,7 +243,9 @@ def test_pynetdicom_scu_aborts_a_dicomnet_scp(scp: ScpFactory) -> None:
     assert eventually(lambda: not server.active_associations)
 
 
-def test_pynetdicom_scu_c_store_to_a_dicomnet_scp_without_a_handler_gets_0xc211(scp: ScpFactory) -> None:
+def test_pynetdicom_scu_c_store_to_a_dicomnet_scp_without_a_handler_gets_0xc211(
+    scp: ScpFactory,
+) -> None:
     scp_log = EventLog()
     _, server = scp(scp_log.handlers([evt.EVT_DIMSE_SENT]), contexts=[VERIFICATION, CT_STORAGE])
     dataset = Dataset()

@@ -8,6 +8,7 @@ from typing import Any, Final
 from pydicom import config
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
 from dicomnet.dimse.messages import COMMAND_ELEMENTS, DimseResponse
@@ -76,7 +77,7 @@ def _optional_value(keyword: str, value: Any) -> Any:
         text = str(value).encode("ascii", "replace").decode("ascii")
         return text[:MAX_ERROR_COMMENT]
     if keyword == "OffendingElement":
-        tags = value if isinstance(value, list | tuple) else [value]
+        tags = value if isinstance(value, list | tuple | MultiValue) else [value]
         converted = tuple(int(Tag(t)) for t in tags)
         return converted if all(0 <= t <= 0xFFFFFFFF for t in converted) else None
     number = int(value)

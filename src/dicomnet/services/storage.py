@@ -170,8 +170,8 @@ def _outcome(host: ServiceHost, received: MessageReceived, request: CStoreRQ) ->
         )
         return _refusal(SOP_CLASS_NOT_SUPPORTED, "SOP class differs from the context's")
     attrs: dict[str, Any] = {"context": context}
-    if isinstance(sink, FileSink):
-        attrs["request"] = from_message(request)
+    if isinstance(sink, FileSink):  # DataSet empty, as in pynetdicom: the data set is a file
+        attrs["request"] = from_message(request, b"")
         attrs["dataset_path"] = sink.path
     else:
         data = sink.data if isinstance(sink, MemorySink) else b""

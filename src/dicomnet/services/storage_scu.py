@@ -13,6 +13,8 @@ with pydicom (a deflated file inflated with a cap).
 
 from __future__ import annotations
 
+import array
+import copy
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +27,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
-from pydicom.filewriter import write_dataset
+from pydicom.filewriter import correct_ambiguous_vr, write_dataset
 from pydicom.uid import UID
 
 from dicomnet._bytes import Buffer
@@ -154,7 +156,8 @@ def _from_file(contexts: Sequence[PresentationContext], path: Path) -> _Payload:
         data = memoryview(head)[offset:] if whole else _file_chunks(path, offset)
     else:
         dataset = _read_converted(path, info.dataset_offset, info.transfer_syntax)
-        data = encode_dataset(dataset, str(context.transfer_syntax[0]))
+        little = info.transfer_syntax != EXPLICIT_VR_BIG_ENDIAN
+        data = encode_dataset(dataset, str(context.transfer_syntax[0]), source_little=little)
     return _Payload(info.sop_class_uid, info.sop_instance_uid, context, data)
 
 
@@ -186,10 +189,13 @@ def decode_dataset(raw: Buffer, transfer_syntax: str, limit: int = MAX_INFLATED_
     return read_dataset(BytesIO(raw), implicit, little)
 
 
-def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
+def encode_dataset(dataset: Dataset, transfer_syntax: str, *, source_little: bool = True) -> bytes:
     """``dataset`` encoded for ``transfer_syntax`` (deflated for the deflated one; explicit VR
-    little endian for every encapsulated, compressed one)."""
+    little endian for every encapsulated, compressed one). ``source_little``: whether its binary
+    values (OW, OF, ...) are little endian; they are byte-swapped for the other byte order."""
     implicit, little = _ENCODINGS.get(transfer_syntax, (False, True))
+    if little != source_little:
+        dataset = swap_binary_values(dataset, source_little=source_little)
     stream = DicomBytesIO()
     stream.is_implicit_VR, stream.is_little_endian = implicit, little
     write_dataset(stream, dataset)
@@ -200,14 +206,44 @@ def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
     return bytes(encoded)
 
 
+#: Width of the words of the binary VRs whose bytes pydicom writes as they are.
+_WORD: Final = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+_ARRAY: Final = {2: "H", 4: "L", 8: "Q"}
+
+
+def swap_binary_values(dataset: Dataset, *, source_little: bool) -> Dataset:
+    """A copy of ``dataset`` whose OW/OF/OL/OD/OV values (in sequences too) are byte-swapped,
+    for encoding in the other byte order (pydicom re-encodes numbers, not these bytes)."""
+    copied = copy.deepcopy(dataset)
+    correct_ambiguous_vr(copied, is_little_endian=source_little)
+    _swap_in_place(copied)
+    return copied
+
+
+def _swap_in_place(dataset: Dataset) -> None:
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                _swap_in_place(item)
+            continue
+        width = _WORD.get(str(element.VR))
+        value = element.value
+        if width and isinstance(value, bytes) and len(value) % width == 0:
+            words = array.array(_ARRAY[width], value)
+            words.byteswap()
+            element.value = words.tobytes()
+
+
 def _from_dataset(contexts: Sequence[PresentationContext], dataset: Dataset) -> _Payload:
     sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
-    if not sop_class or not sop_instance:
-        raise ValueError("The data set has no SOP Class UID or SOP Instance UID to store it by")
+    if not sop_class or not sop_instance:  # AttributeError: what pynetdicom raises here
+        raise AttributeError("The data set has no SOP Class UID or SOP Instance UID to store by")
     source = _source_syntax(dataset)
     context = choose_context(contexts, str(sop_class), source)
     chosen = str(context.transfer_syntax[0])
-    return _Payload(str(sop_class), str(sop_instance), context, encode_dataset(dataset, chosen))
+    little = source != EXPLICIT_VR_BIG_ENDIAN
+    data = encode_dataset(dataset, chosen, source_little=little)
+    return _Payload(str(sop_class), str(sop_instance), context, data)
 
 
 def _source_syntax(dataset: Dataset) -> str | None:
