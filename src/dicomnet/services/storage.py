@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,15 @@ SOP_CLASS_NOT_SUPPORTED: Final = 0x0122
 #: pynetdicom's failure statuses for a handler that raises, returns a Dataset without Status,
 #: or returns something else.
 HANDLER_FAILED, NO_STATUS, INVALID_STATUS = 0xC211, 0xC001, 0xC002
-#: Buffer of a chunked file (fragments are often 16 KB: fewer system calls).
+#: Bytes gathered per write of a chunked file (fragments are often 16 KB: fewer system calls).
 _FILE_BUFFER: Final = 1 << 18
+_CREATE: Final = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,47 +78,59 @@ class StoreOptions:
 
 class FileSink:
     """A data set written as it arrives to a new file (random name, ``O_EXCL``, mode 0600) in
-    ``directory``: the DICOM file format, starting with ``head`` (preamble and File Meta)."""
+    ``directory``: the DICOM file format, starting with ``head`` (preamble and File Meta).
+    Fragments are gathered up to ``_FILE_BUFFER`` bytes a write (a small data set is one)."""
 
     def __init__(self, directory: str | None, head: bytes, *, fsync: bool = False) -> None:
-        fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=directory)
+        folder = directory if directory is not None else tempfile.gettempdir()
+        name = os.path.join(folder, f".dicomnet-{secrets.token_hex(8)}.part")
+        self._fd = os.open(name, _CREATE, 0o600)
         self.path = Path(name)
         self.length = 0
         self._fsync = fsync
-        try:
-            self._file = open(fd, "wb", buffering=_FILE_BUFFER)  # noqa: SIM115 (kept open)
-        except BaseException:
-            os.close(fd)
-            self.remove()
-            raise
-        try:
-            self._file.write(head)
-        except BaseException:
-            self.discard()
-            raise
+        self._buffer = bytearray(head)
 
     def write(self, data: memoryview) -> None:
         """Append a fragment."""
-        self._file.write(data)
         self.length += len(data)
+        if len(self._buffer) + len(data) > _FILE_BUFFER:
+            self._flush()
+            if len(data) >= _FILE_BUFFER:
+                _write_all(self._fd, data)
+                return
+        self._buffer += data
+
+    def _flush(self) -> None:
+        if self._buffer:
+            _write_all(self._fd, self._buffer)
+            self._buffer.clear()
 
     def close(self) -> None:
-        """The data set is complete: flushed (and synced if asked) and closed."""
-        self._file.flush()
+        """The data set is complete: written (and synced if asked) and closed."""
+        self._flush()
         if self._fsync:
-            os.fsync(self._file.fileno())
-        self._file.close()
+            os.fsync(self._fd)
+        fd, self._fd = self._fd, -1
+        os.close(fd)
 
     def discard(self) -> None:
         """The data set will not be used: the file is removed."""
-        with contextlib.suppress(OSError):
-            self._file.close()
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
         self.remove()
 
     def remove(self) -> None:
         """Remove the file if it is still there (a handler may have moved it)."""
         with contextlib.suppress(OSError):
-            self.path.unlink(missing_ok=True)
+            os.unlink(self.path)
+
+
+def _write_all(fd: int, data: memoryview | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def store_sink(

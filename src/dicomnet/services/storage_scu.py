@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import array
 import copy
+import errno
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ from dicomnet.dicomfile import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     MAX_INFLATED_LENGTH,
     UNCOMPRESSED,
+    FileInfo,
     InvalidFileError,
     inflate,
     parse_file_meta,
@@ -49,7 +51,14 @@ from dicomnet.uids import (
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
 
-__all__ = ["READ_CHUNK", "RequestHost", "choose_context", "encode_dataset", "send_c_store"]
+__all__ = [
+    "READ_CHUNK",
+    "RequestHost",
+    "choose_context",
+    "encode_dataset",
+    "send_c_store",
+    "store",
+]
 
 #: How much of a file is read at a time when it is streamed.
 READ_CHUNK: Final = 1 << 20
@@ -99,10 +108,35 @@ def send_c_store(
     originator_id: int | None,
 ) -> Dataset:
     """Store ``dataset`` (a pydicom Dataset or the path of a DICOM file); the status Dataset."""
+    response = store(
+        host,
+        dataset,
+        msg_id=msg_id,
+        priority=priority,
+        originator_aet=originator_aet,
+        originator_id=originator_id,
+    )
+    if response is None:
+        return Dataset()
+    return response_status(response)
+
+
+def store(
+    host: RequestHost,
+    dataset: Dataset | str | os.PathLike[str],
+    *,
+    msg_id: int = 1,
+    priority: int = 2,
+    originator_aet: str | None = None,
+    originator_id: int | None = None,
+    info: FileInfo | None = None,
+) -> CStoreRSP | None:
+    """``send_c_store`` without pydicom on the way back: the C-STORE-RSP itself (None when none
+    came). ``info``: the file's ``FileInfo`` when the caller has read it already (an app)."""
     if priority not in (0, 1, 2):
         raise ValueError(f"'priority' must be 0, 1 or 2, not {priority!r}")
     if isinstance(dataset, str | os.PathLike):
-        payload = _from_file(host.accepted_contexts, Path(dataset))
+        payload = _from_file(host.accepted_contexts, Path(dataset), info)
     else:
         payload = _from_dataset(host.accepted_contexts, dataset)
     request = CStoreRQ(
@@ -115,9 +149,7 @@ def send_c_store(
     )
     assert payload.context.context_id is not None
     response = host.send_request(payload.context.context_id, request, payload.data)
-    if not isinstance(response, CStoreRSP):
-        return Dataset()
-    return response_status(response)
+    return response if isinstance(response, CStoreRSP) else None
 
 
 def choose_context(
@@ -141,12 +173,15 @@ def choose_context(
     )
 
 
-def _from_file(contexts: Sequence[PresentationContext], path: Path) -> _Payload:
+def _from_file(
+    contexts: Sequence[PresentationContext], path: Path, info: FileInfo | None
+) -> _Payload:
     with open(path, "rb") as stream:  # a small file is read once, whole
         head = stream.read(SMALL_FILE)
     whole = len(head) < SMALL_FILE
     try:
-        info = parse_file_meta(head) if whole else read_file_info(path)
+        if info is None:
+            info = parse_file_meta(head) if whole else read_file_info(path)
     except InvalidFileError:  # no usable File Meta: let pydicom try
         return _from_dataset(contexts, dcmread(path, force=True))
     context = choose_context(contexts, info.sop_class_uid, info.transfer_syntax)
@@ -161,17 +196,18 @@ def _from_file(contexts: Sequence[PresentationContext], path: Path) -> _Payload:
     return _Payload(info.sop_class_uid, info.sop_instance_uid, context, data)
 
 
-def _file_chunks(path: Path, offset: int) -> Iterator[memoryview]:
-    """The file from ``offset`` in chunks, each in a buffer of its own (the driver writes views
-    of a chunk in batches, so a buffer is not reused; at most a few are alive at once)."""
+def _file_chunks(path: Path, offset: int) -> Iterator[bytes]:
+    """The file from ``offset`` in chunks of its own each (the driver writes views of several
+    in one go, so none is reused); ``OSError`` if the file shrinks meanwhile."""
     with open(path, "rb", buffering=0) as stream:
+        remaining = os.fstat(stream.fileno()).st_size - offset
         stream.seek(offset)
-        while True:
-            buffer = bytearray(READ_CHUNK)
-            count = stream.readinto(buffer)
-            if not count:
-                return
-            yield memoryview(buffer)[:count]
+        while remaining > 0:
+            chunk = stream.read(min(READ_CHUNK, remaining))
+            if not chunk:
+                raise OSError(errno.EIO, f"{path} became shorter while it was being sent")
+            remaining -= len(chunk)
+            yield chunk
 
 
 def _read_converted(path: Path, offset: int, transfer_syntax: str) -> Dataset:
