@@ -14,6 +14,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.uid import UID
 
 from dicomnet.dicomfile import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
@@ -110,7 +111,7 @@ def _pydicom_file(meta: FileMetaDataset, body: bytes, *, preamble: bool = True) 
 
 def test_a_file_meta_without_sop_uids_takes_them_from_the_data_set() -> None:
     meta = FileMetaDataset()
-    meta.TransferSyntaxUID = IMPLICIT_VR_LITTLE_ENDIAN
+    meta.TransferSyntaxUID = UID(IMPLICIT_VR_LITTLE_ENDIAN)
     body = _dataset_bytes(_dataset(CT, "1.2.3.4"), IMPLICIT_VR_LITTLE_ENDIAN)
     info = parse_file_meta(_pydicom_file(meta, body))
     assert (info.sop_class_uid, info.sop_instance_uid) == (CT, "1.2.3.4")
@@ -118,9 +119,9 @@ def test_a_file_meta_without_sop_uids_takes_them_from_the_data_set() -> None:
 
 def test_a_file_without_a_preamble_is_read() -> None:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CT
-    meta.MediaStorageSOPInstanceUID = "1.2.3"
-    meta.TransferSyntaxUID = EXPLICIT_VR_LITTLE_ENDIAN
+    meta.MediaStorageSOPClassUID = UID(CT)
+    meta.MediaStorageSOPInstanceUID = UID("1.2.3")
+    meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
     data = _pydicom_file(meta, b"", preamble=False)
     info = parse_file_meta(data)
     assert info.dataset_offset == len(data)
@@ -145,7 +146,7 @@ def test_broken_file_meta_is_invalid(data: bytes, reason: str) -> None:
 
 def test_no_sop_uids_anywhere_is_invalid() -> None:
     meta = FileMetaDataset()
-    meta.TransferSyntaxUID = EXPLICIT_VR_LITTLE_ENDIAN
+    meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
     body = _dataset_bytes(_dataset(None, None), EXPLICIT_VR_LITTLE_ENDIAN)
     with pytest.raises(InvalidFileError, match="no SOP Class UID"):
         parse_file_meta(_pydicom_file(meta, body))
@@ -155,10 +156,10 @@ def test_no_sop_uids_anywhere_is_invalid() -> None:
 
 def test_read_file_info_reads_past_a_long_file_meta(tmp_path: Path) -> None:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CT
-    meta.MediaStorageSOPInstanceUID = "1.2.3"
-    meta.TransferSyntaxUID = EXPLICIT_VR_LITTLE_ENDIAN
-    meta.PrivateInformationCreatorUID = "1.2"
+    meta.MediaStorageSOPClassUID = UID(CT)
+    meta.MediaStorageSOPInstanceUID = UID("1.2.3")
+    meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
+    meta.PrivateInformationCreatorUID = UID("1.2")
     meta.PrivateInformation = b"\x00" * 20000  # pushes the end of the meta past 4 KiB
     path = tmp_path / "long.dcm"
     data = _pydicom_file(meta, b"\x08\x00\x16\x00UI\x02\x001\x00")
@@ -202,3 +203,17 @@ def test_inflate_caps_a_deflate_bomb() -> None:
         inflate(bomb, (1 << 20) - 1)
     with pytest.raises(ValueError, match="does not inflate"):
         inflate(b"\xff\xff\xff", 100)
+
+
+def test_the_data_sets_uids_win_over_the_file_metas() -> None:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(CT)
+    meta.MediaStorageSOPInstanceUID = UID("1.2.3.4.5")
+    meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
+    body = _dataset_bytes(
+        _dataset("1.2.840.10008.5.1.4.1.1.481.5", "9.8.7"), EXPLICIT_VR_LITTLE_ENDIAN
+    )
+    info = parse_file_meta(_pydicom_file(meta, body))
+    assert (info.sop_class_uid, info.sop_instance_uid) == ("1.2.840.10008.5.1.4.1.1.481.5", "9.8.7")
+    info = parse_file_meta(_pydicom_file(meta, body[:18]))  # the data set's UIDs are not in view
+    assert (info.sop_class_uid, info.sop_instance_uid) == (CT, "1.2.3.4.5")

@@ -120,8 +120,9 @@ def parse_file_meta(head: bytes, *, complete: bool = True) -> FileInfo:
     little endian); a file without a preamble that starts with group 0002 is read as well. When
     ``complete`` is False, ``head`` may end inside the File Meta Information: an element running
     past its end raises ``InvalidFileError`` all the same (the caller reads more and retries).
-    A SOP class or instance missing from the File Meta Information is looked for at the start of
-    the data set.
+    The SOP Class and Instance UIDs are the data set's (what a C-STORE carries, and what a storage
+    SCP checks), found at its start; the File Meta's Media Storage UIDs stand in for those not
+    found there (the data set's start is not in ``head``, or has none).
     """
     if head[128:132] == b"DICM":
         start = 132
@@ -133,13 +134,12 @@ def parse_file_meta(head: bytes, *, complete: bool = True) -> FileInfo:
     transfer_syntax = found.get("transfer_syntax")
     if not transfer_syntax:
         raise InvalidFileError("the File Meta Information has no Transfer Syntax UID")
-    sop_class, sop_instance = found.get("sop_class_uid"), found.get("sop_instance_uid")
-    if not (sop_class and sop_instance):
-        try:
-            dataset_class, dataset_instance = dataset_sop_uids(head[end:], transfer_syntax)
-        except ValueError:
-            dataset_class = dataset_instance = None
-        sop_class, sop_instance = sop_class or dataset_class, sop_instance or dataset_instance
+    try:
+        dataset_class, dataset_instance = dataset_sop_uids(head[end:], transfer_syntax)
+    except ValueError:
+        dataset_class = dataset_instance = None
+    sop_class = dataset_class or found.get("sop_class_uid")
+    sop_instance = dataset_instance or found.get("sop_instance_uid")
     if not (sop_class and sop_instance):
         raise InvalidFileError("no SOP Class UID or SOP Instance UID")
     return FileInfo(transfer_syntax, sop_class, sop_instance, end)

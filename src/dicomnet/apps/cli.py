@@ -21,6 +21,8 @@ __all__ = ["APPS", "main"]
 APPS: Final[dict[str, tuple[str, str]]] = {
     "echoscu": ("dicomnet.apps.echoscu", "DICOM verification (C-ECHO) SCU"),
     "echoscp": ("dicomnet.apps.echoscp", "DICOM verification (C-ECHO) SCP"),
+    "storescu": ("dicomnet.apps.storescu", "DICOM storage (C-STORE) SCU"),
+    "storescp": ("dicomnet.apps.storescp", "DICOM storage (C-STORE) SCP"),
 }
 
 _HELP: Final = ("-h", "--help")

@@ -188,7 +188,7 @@ def _from_file(
     data: Buffer | Iterable[Buffer]
     if context.transfer_syntax[0] == info.transfer_syntax:
         offset = info.dataset_offset
-        data = memoryview(head)[offset:] if whole else _file_chunks(path, offset)
+        data = _padded(memoryview(head)[offset:]) if whole else _file_chunks(path, offset)
     else:
         dataset = _read_converted(path, info.dataset_offset, info.transfer_syntax)
         little = info.transfer_syntax != EXPLICIT_VR_BIG_ENDIAN
@@ -201,6 +201,7 @@ def _file_chunks(path: Path, offset: int) -> Iterator[bytes]:
     in one go, so none is reused); ``OSError`` if the file shrinks meanwhile."""
     with open(path, "rb", buffering=0) as stream:
         remaining = os.fstat(stream.fileno()).st_size - offset
+        odd = remaining % 2  # a deflated data set may be: padded with a zero byte
         stream.seek(offset)
         while remaining > 0:
             chunk = stream.read(min(READ_CHUNK, remaining))
@@ -208,6 +209,13 @@ def _file_chunks(path: Path, offset: int) -> Iterator[bytes]:
                 raise OSError(errno.EIO, f"{path} became shorter while it was being sent")
             remaining -= len(chunk)
             yield chunk
+    if odd:
+        yield b"\x00"
+
+
+def _padded(data: memoryview) -> Buffer:
+    """A data set of odd length (a deflated one) with the trailing zero PS3.5 7.1 asks for."""
+    return bytes(data) + b"\x00" if len(data) % 2 else data
 
 
 def _read_converted(path: Path, offset: int, transfer_syntax: str) -> Dataset:
@@ -239,6 +247,7 @@ def encode_dataset(dataset: Dataset, transfer_syntax: str, *, source_little: boo
     if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
         encoded = deflater.compress(encoded) + deflater.flush()
+        encoded += b"\x00" * (len(encoded) % 2)
     return bytes(encoded)
 
 

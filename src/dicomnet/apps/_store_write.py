@@ -1,0 +1,172 @@
+"""storescp's side of a C-STORE: the name DCMTK gives a received object, the checks of the
+peer-supplied UIDs, and the move of the received file to its name, durable by default.
+
+**Names** are DCMTK's: ``<modality>.<SOP Instance UID><extension>`` (``UNKNOWN`` for a SOP
+class without an abbreviation), or with ``+uf`` ``<modality>.X.<new UID><extension>``. The SOP
+Instance UID comes from the peer, so it is used only when it is 1 to 64 digits and dots; any
+other UID (``../../x``, letters, a path separator, too long) is stored under the ``+uf`` name
+instead, with a warning, so that the object is kept and the name can never leave the output
+directory (which is checked again on the final path).
+
+**Checks** as DCMTK's storescp: the data set's SOP Class and Instance UIDs (found by
+``dicomfile.dataset_sop_uids`` in its first 64 KiB, without pydicom) must be the command's:
+missing or unreadable is 0xC000 (cannot understand), different is 0xA900 (data set does not
+match SOP class). Unlike DCMTK, which keeps
+such a file, it is not stored.
+
+**Writing**: the library has written the data set, as a DICOM file, to a temporary file in the
+output directory (``.dicomnet-*.part``) and, unless ``--no-fsync``, fsynced it
+(``ae.store_recv_fsync``). It gets the permissions of a new file under the process' umask (the
+library creates it 0600), is renamed over the final name (``os.replace``: atomic, so a duplicate
+replaces the older object as a whole, as DCMTK overwrites), then the directory is fsynced, and only
+then is success answered. ``--no-fsync`` skips both fsyncs (DCMTK does not fsync at all). Any
+``OSError`` on the way is answered with 0xA700 (out of resources); the library removes the
+temporary file after the handler, so no partial file is left behind (when only the directory's
+fsync fails, the complete, fsynced file stays under its final name). A write that fails while
+the data set arrives (a full disk) is answered 0xA700 by the library itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from dicomnet.dicomfile import dataset_sop_uids, read_file_info
+from dicomnet.modality import storage_modality
+
+__all__ = ["Receiver", "check_extension"]
+
+LOGGER = logging.getLogger("dicomnet.apps.storescp")
+
+_SAFE_UID: Final = re.compile(r"[0-9.]{1,64}")
+#: How much of a data set is read to find its SOP UIDs (only group 0008 comes before them).
+_HEAD: Final = 1 << 16
+_SUCCESS: Final = 0x0000
+_OUT_OF_RESOURCES: Final = 0xA700
+_DOES_NOT_MATCH: Final = 0xA900
+_CANNOT_UNDERSTAND: Final = 0xC000
+
+
+def check_extension(extension: str) -> str:
+    """``-fe``: a file name extension cannot hold a path separator or NUL (ValueError)."""
+    if any(c in extension for c in ("/", "\\", "\x00")):
+        raise ValueError(f"invalid filename extension {extension!r}: no path separators")
+    return extension
+
+
+def _uid(value: object) -> str:
+    return "" if value is None else str(value).strip(" \x00")
+
+
+def _failure(status: int, comment: str) -> Dataset:
+    response = Dataset()
+    response.Status = status
+    response.ErrorComment = comment[:64]
+    return response
+
+
+def _dataset_uids(path: Path) -> tuple[str | None, str | None]:
+    """The SOP Class and Instance UIDs at the start of the data set of the file at ``path``;
+    ValueError (InvalidFileError) or OSError when they cannot be read."""
+    info = read_file_info(path)
+    with path.open("rb") as stream:
+        stream.seek(info.dataset_offset)
+        head = stream.read(_HEAD)
+    return dataset_sop_uids(head, info.transfer_syntax)
+
+
+def check_dataset(path: Path, sop_class: str, sop_instance: str) -> Dataset | None:
+    """None when the data set in the file at ``path`` has the command's SOP Class and Instance
+    UIDs, else the failure response."""
+    try:
+        found = _dataset_uids(path)
+    except (OSError, ValueError) as exc:
+        LOGGER.error("bad DICOM file: %s: %s", path, exc)
+        return _failure(_CANNOT_UNDERSTAND, "cannot read the data set")
+    if not all(found):
+        LOGGER.error("missing SOP Class or Instance UID in the data set")
+        return _failure(_CANNOT_UNDERSTAND, "no SOP Class or Instance UID in the data set")
+    if found != (sop_class, sop_instance):
+        LOGGER.error("the data set's SOP Class or Instance UID is not the command's")
+        return _failure(_DOES_NOT_MATCH, "SOP Class or Instance UID differs from the command")
+    return None
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """Stores the received files as the options ask (the EVT_C_STORE handler)."""
+
+    output: Path  #: the output directory, resolved
+    shown: str  #: the output directory as given on the command line, for the log
+    extension: str = ""
+    unique: bool = False
+    ignore: bool = False
+    durable: bool = True
+    mode: int = 0o644  #: the permissions of the stored files
+
+    def file_name(self, sop_class: str, sop_instance: str) -> str:
+        """DCMTK's file name for an object (the ``+uf`` one for an unsafe UID)."""
+        modality = storage_modality(sop_class)
+        if not self.unique and _SAFE_UID.fullmatch(sop_instance):
+            return f"{modality}.{sop_instance}{self.extension}"
+        if not self.unique:
+            LOGGER.warning("unsafe SOP Instance UID %r: using a unique file name", sop_instance)
+        return f"{modality}.X.{generate_uid(prefix=None)}{self.extension}"
+
+    def target(self, name: str) -> Path:
+        """The final path of ``name``: inside the output directory, or ValueError."""
+        final = self.output / name
+        if final.parent != self.output or name in {"", ".", ".."}:
+            raise ValueError(f"file name {name!r} leaves the output directory")
+        return final
+
+    def store(self, event: Any) -> int | Dataset:
+        """Check and keep the received file: the response status."""
+        request = event.request
+        sop_class = _uid(request.AffectedSOPClassUID)
+        sop_instance = _uid(request.AffectedSOPInstanceUID)
+        if self.ignore:
+            return _SUCCESS
+        received = Path(event.dataset_path)
+        problem = check_dataset(received, sop_class, sop_instance)
+        if problem is not None:
+            return problem
+        name = self.file_name(sop_class, sop_instance)
+        try:
+            final = self.target(name)
+        except ValueError as exc:
+            LOGGER.error("%s", exc)
+            return _failure(_CANNOT_UNDERSTAND, "unsafe file name")
+        shown = os.path.join(self.shown, name)
+        LOGGER.info("storing DICOM file: %s", shown)
+        if os.path.lexists(final):
+            LOGGER.warning("DICOM file already exists, overwriting: %s", shown)
+        try:
+            self._commit(received, final)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            LOGGER.error("cannot write DICOM file: %s: %s", shown, reason)
+            return _failure(_OUT_OF_RESOURCES, f"cannot write file: {reason}")
+        return _SUCCESS
+
+    def _commit(self, received: Path, final: Path) -> None:
+        """Make ``received`` (fsynced by the library when durable) the file ``final``."""
+        os.chmod(received, self.mode)
+        os.replace(received, final)
+        if self.durable:
+            _fsync_directory(self.output)
