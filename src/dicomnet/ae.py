@@ -100,6 +100,9 @@ class ApplicationEntity:
         self.store_recv_fsync = False
         #: The largest data set received into memory (a larger one: 0xA700, memory kept flat).
         self.maximum_dataset_size = 1 << 30
+        #: Refuse, before the handler, a C-STORE data set whose SOP Class/Instance UIDs are not
+        #: the command's (0xA900) or that has none (0xC000), as DCMTK's storescp does.
+        self.store_check_sop_uids = False
         #: Accept proposed SOP classes we do not support unless the catalogue knows them for a
         #: service other than storage (DCMTK's promiscuous mode); their C-STOREs reach EVT_C_STORE.
         self.accept_unknown_sop_classes = False

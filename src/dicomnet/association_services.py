@@ -44,6 +44,7 @@ def store_options(ae: ApplicationEntity, config: _config.ConfigSnapshot) -> Stor
         directory=None if directory is None else os.fspath(directory),
         fsync=ae.store_recv_fsync,
         max_memory=ae.maximum_dataset_size,
+        check_uids=ae.store_check_sop_uids,
     )
 
 
@@ -76,6 +77,11 @@ class DimseServices:
     def context_tuple(self, context_id: int) -> PresentationContextTuple:
         """The accepted context ``context_id`` as (ID, abstract syntax, transfer syntax)."""
         return self._by_id[context_id].as_tuple
+
+    @property
+    def store_options(self) -> StoreOptions:
+        """How C-STORE data sets are received and checked (from the AE, when created)."""
+        return self._store
 
     def _dataset_sink(self, context_id: int, message: DimseMessage) -> DatasetSink:
         """Where a received message's data set goes (the core's ``sink_factory``)."""

@@ -8,11 +8,10 @@ other UID (``../../x``, letters, a path separator, too long) is stored under the
 instead, with a warning, so that the object is kept and the name can never leave the output
 directory (which is checked again on the final path).
 
-**Checks** as DCMTK's storescp: the data set's SOP Class and Instance UIDs (found by
-``dicomfile.dataset_sop_uids`` in its first 64 KiB, without pydicom) must be the command's:
-missing or unreadable is 0xC000 (cannot understand), different is 0xA900 (data set does not
-match SOP class). Unlike DCMTK, which keeps
-such a file, it is not stored.
+**Checks** as DCMTK's storescp, made by the library (``ae.store_check_sop_uids``) before the
+handler runs: the data set's SOP Class and Instance UIDs (found in its first bytes, without
+pydicom) must be the command's: missing is 0xC000 (cannot understand), different is 0xA900 (data
+set does not match SOP class). Unlike DCMTK, which keeps such a file, it is not stored.
 
 **Writing**: the library has written the data set, as a DICOM file, to a temporary file in the
 output directory (``.dicomnet-*.part``) and, unless ``--no-fsync``, fsynced it
@@ -38,7 +37,6 @@ from typing import Any, Final
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from dicomnet.dicomfile import dataset_sop_uids, read_file_info
 from dicomnet.modality import storage_modality
 
 __all__ = ["Receiver", "check_extension"]
@@ -46,11 +44,8 @@ __all__ = ["Receiver", "check_extension"]
 LOGGER = logging.getLogger("dicomnet.apps.storescp")
 
 _SAFE_UID: Final = re.compile(r"[0-9.]{1,64}")
-#: How much of a data set is read to find its SOP UIDs (only group 0008 comes before them).
-_HEAD: Final = 1 << 16
 _SUCCESS: Final = 0x0000
 _OUT_OF_RESOURCES: Final = 0xA700
-_DOES_NOT_MATCH: Final = 0xA900
 _CANNOT_UNDERSTAND: Final = 0xC000
 
 
@@ -70,33 +65,6 @@ def _failure(status: int, comment: str) -> Dataset:
     response.Status = status
     response.ErrorComment = comment[:64]
     return response
-
-
-def _dataset_uids(path: Path) -> tuple[str | None, str | None]:
-    """The SOP Class and Instance UIDs at the start of the data set of the file at ``path``;
-    ValueError (InvalidFileError) or OSError when they cannot be read."""
-    info = read_file_info(path)
-    with path.open("rb") as stream:
-        stream.seek(info.dataset_offset)
-        head = stream.read(_HEAD)
-    return dataset_sop_uids(head, info.transfer_syntax)
-
-
-def check_dataset(path: Path, sop_class: str, sop_instance: str) -> Dataset | None:
-    """None when the data set in the file at ``path`` has the command's SOP Class and Instance
-    UIDs, else the failure response."""
-    try:
-        found = _dataset_uids(path)
-    except (OSError, ValueError) as exc:
-        LOGGER.error("bad DICOM file: %s: %s", path, exc)
-        return _failure(_CANNOT_UNDERSTAND, "cannot read the data set")
-    if not all(found):
-        LOGGER.error("missing SOP Class or Instance UID in the data set")
-        return _failure(_CANNOT_UNDERSTAND, "no SOP Class or Instance UID in the data set")
-    if found != (sop_class, sop_instance):
-        LOGGER.error("the data set's SOP Class or Instance UID is not the command's")
-        return _failure(_DOES_NOT_MATCH, "SOP Class or Instance UID differs from the command")
-    return None
 
 
 def _fsync_directory(path: Path) -> None:
@@ -142,10 +110,7 @@ class Receiver:
         sop_instance = _uid(request.AffectedSOPInstanceUID)
         if self.ignore:
             return _SUCCESS
-        received = Path(event.dataset_path)
-        problem = check_dataset(received, sop_class, sop_instance)
-        if problem is not None:
-            return problem
+        received = Path(event.dataset_path)  # its SOP UIDs checked by the library
         name = self.file_name(sop_class, sop_instance)
         try:
             final = self.target(name)

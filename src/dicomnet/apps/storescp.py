@@ -222,6 +222,7 @@ def _make_ae(args: argparse.Namespace, output: Path) -> AE:
     ae.store_recv_chunked_dataset = True
     ae.store_recv_directory = str(output)
     ae.store_recv_fsync = args.durable
+    ae.store_check_sop_uids = not args.ignore  # 0xA900/0xC000 before the handler, as DCMTK
     return ae
 
 

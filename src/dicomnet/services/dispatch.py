@@ -22,7 +22,7 @@ from dicomnet.dimse.messages import (
 )
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
-from dicomnet.services.storage import answer_store
+from dicomnet.services.storage import StoreOptions, answer_store
 from dicomnet.services.verification import answer_echo
 from dicomnet.ul.events import CommandRejected, MessageReceived
 
@@ -52,6 +52,10 @@ class ServiceHost(Protocol):
 
     def abort_association(self) -> None:
         """Give up on the association (A-ABORT)."""
+
+    @property
+    def store_options(self) -> StoreOptions:
+        """How C-STORE data sets are received and checked."""
 
 
 def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> None:

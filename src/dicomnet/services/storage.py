@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from dicomnet import events as evt
-from dicomnet.dicomfile import encode_file_meta
+from dicomnet.dicomfile import dataset_sop_uids, encode_file_meta
 from dicomnet.dimse.assemble import DatasetSink, MemorySink
 from dicomnet.dimse.messages import CStoreRQ, CStoreRSP, DimseMessage
 from dicomnet.dimse_primitives import from_message
@@ -47,6 +47,10 @@ LOGGER = logging.getLogger("dicomnet.services")
 
 #: Refused: Out of Resources (PS3.4 B.2.3).
 OUT_OF_RESOURCES: Final = 0xA700
+#: Error: Data Set does not match SOP Class; Error: Cannot understand (PS3.4 B.2.3).
+DOES_NOT_MATCH, CANNOT_UNDERSTAND = 0xA900, 0xC000
+#: Bytes of a chunked data set kept for the UID check (group 0008 comes first).
+_START: Final = 8192
 #: Refused: SOP Class not supported (PS3.7 C.4.2.1.4).
 SOP_CLASS_NOT_SUPPORTED: Final = 0x0122
 #: pynetdicom's failure statuses for a handler that raises, returns a Dataset without Status,
@@ -74,6 +78,9 @@ class StoreOptions:
     fsync: bool = False
     #: The largest data set received into memory.
     max_memory: int = 1 << 30
+    #: Refuse a data set whose SOP Class/Instance UIDs are not the command's (0xA900) or that
+    #: has none (0xC000) before the handler runs, as DCMTK's storescp does.
+    check_uids: bool = False
 
 
 class FileSink:
@@ -87,11 +94,15 @@ class FileSink:
         self._fd = os.open(name, _CREATE, 0o600)
         self.path = Path(name)
         self.length = 0
+        #: The data set's first bytes (where its SOP UIDs are), kept for the UID check.
+        self.start = bytearray()
         self._fsync = fsync
         self._buffer = bytearray(head)
 
     def write(self, data: memoryview) -> None:
         """Append a fragment."""
+        if len(self.start) < _START:
+            self.start += data[: _START - len(self.start)]
         self.length += len(data)
         if len(self._buffer) + len(data) > _FILE_BUFFER:
             self._flush()
@@ -189,6 +200,10 @@ def _outcome(host: ServiceHost, received: MessageReceived, request: CStoreRQ) ->
             context.abstract_syntax,
         )
         return _refusal(SOP_CLASS_NOT_SUPPORTED, "SOP class differs from the context's")
+    if host.store_options.check_uids and sink is not None:
+        problem = _uid_problem(sink, str(context.transfer_syntax), request)
+        if problem is not None:
+            return problem
     attrs: dict[str, Any] = {"context": context}
     if isinstance(sink, FileSink):  # DataSet empty, as in pynetdicom: the data set is a file
         attrs["request"] = from_message(request, b"")
@@ -197,6 +212,31 @@ def _outcome(host: ServiceHost, received: MessageReceived, request: CStoreRQ) ->
         data = sink.data if isinstance(sink, MemorySink) else b""
         attrs["request"] = from_message(request, data)
     return _run_handler(host, attrs)
+
+
+def _uid_problem(
+    sink: DatasetSink, transfer_syntax: str, request: CStoreRQ
+) -> dict[str, Any] | None:
+    """The refusal of a data set whose SOP UIDs are not the command's (None: they are, or they
+    cannot be told from its first bytes, which the handler may still judge)."""
+    if isinstance(sink, FileSink):
+        head, complete = bytes(sink.start), sink.length <= len(sink.start)
+    else:
+        head, complete = (sink.data if isinstance(sink, MemorySink) else b""), True
+    try:
+        found = dataset_sop_uids(head, transfer_syntax)
+    except ValueError as exc:
+        if not complete:
+            LOGGER.warning("SOP UIDs of the data set not found in its start (%s): not checked", exc)
+            return None
+        found = (None, None)
+    if not all(found):
+        LOGGER.error("C-STORE data set without a SOP Class or Instance UID: refused")
+        return _refusal(CANNOT_UNDERSTAND, "no SOP Class or Instance UID in the data set")
+    if found != (request.affected_sop_class_uid, request.affected_sop_instance_uid):
+        LOGGER.error("C-STORE data set's SOP Class or Instance UID is not the command's: refused")
+        return _refusal(DOES_NOT_MATCH, "SOP Class or Instance UID differs from the command")
+    return None
 
 
 def _run_handler(host: ServiceHost, attrs: dict[str, Any]) -> dict[str, Any]:
