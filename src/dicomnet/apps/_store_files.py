@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from dicomnet.dicomfile import UNCOMPRESSED, read_file_info
+from dicomnet.dicomfile import UNCOMPRESSED, FileInfo, read_file_info
 from dicomnet.modality import UNKNOWN_MODALITY, storage_modality
 from dicomnet.presentation import PresentationContext, StoragePresentationContexts, build_context
 from dicomnet.status import STATUS_SUCCESS, STATUS_WARNING, code_to_category
@@ -59,6 +59,15 @@ class InputFile:
     sop_instance: str
     transfer_syntax: str
     size: int
+    #: Where the data set starts in the file.
+    dataset_offset: int = 0
+
+    @property
+    def info(self) -> FileInfo:
+        """What sending the file needs (so that it is not read a second time)."""
+        return FileInfo(
+            self.transfer_syntax, self.sop_class, self.sop_instance, self.dataset_offset
+        )
 
 
 def find_files(
@@ -102,7 +111,8 @@ def read_inputs(paths: Iterable[str]) -> list[InputFile]:
         if not sop_class or not sop_instance:
             LOGGER.warning("missing SOP class (or instance) in file, ignoring: %s", path)
             continue
-        found.append(InputFile(path, sop_class, sop_instance, _uid(info.transfer_syntax), size))
+        syntax = _uid(info.transfer_syntax)
+        found.append(InputFile(path, sop_class, sop_instance, syntax, size, info.dataset_offset))
     return found
 
 

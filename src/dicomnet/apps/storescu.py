@@ -79,6 +79,7 @@ from dicomnet.apps.echoscp import PREFERENCES
 from dicomnet.apps.echoscu import _not_established, _Watch
 from dicomnet.association import Association
 from dicomnet.pdu_primitives import UserIdentityNegotiation
+from dicomnet.services.storage_scu import store
 
 __all__ = ["build_parser", "main"]
 
@@ -226,8 +227,8 @@ class _Sender:
         LOGGER.info(
             "Sending Store Request (MsgID %d, %s)", message_id, log_modality(item.sop_class)
         )
-        try:
-            response = assoc.send_c_store(item.path, msg_id=message_id)
+        try:  # the file meta read once, the response not made a pydicom Dataset
+            response = store(assoc, item.path, msg_id=message_id, info=item.info)
         except ValueError:
             name = UID(item.sop_class).name
             name = "(unknown SOP class)" if name == item.sop_class else name
@@ -236,11 +237,11 @@ class _Sender:
         except OSError as exc:
             LOGGER.error("cannot read file: %s: %s", item.path, exc.strerror or exc)
             return self._failed(assoc, item, None, EXITCODE_ASSOCIATION_FAILED)
-        if "Status" not in response:
+        if response is None:
             self.tally.count(item, None)
             self.progress.update()
             return _lost(assoc, watch)
-        status = int(response.Status)
+        status = response.status
         LOGGER.info("Received Store Response (%s)", store_status_text(status))
         if self.tally.count(item, status):
             self.progress.update()
