@@ -79,6 +79,15 @@ class DimseServices:
         return self._by_id[context_id].as_tuple
 
     @property
+    def context_cache(self) -> dict[tuple[str, str | None], PresentationContext]:
+        """The contexts ``send_c_store`` chose, by (SOP class, transfer syntax)."""
+        cache: dict[tuple[str, str | None], PresentationContext] | None
+        cache = self.__dict__.get("_context_cache")
+        if cache is None:
+            cache = self.__dict__["_context_cache"] = {}
+        return cache
+
+    @property
     def store_options(self) -> StoreOptions:
         """How C-STORE data sets are received and checked (from the AE, when created)."""
         return self._store

@@ -245,7 +245,7 @@ class Event:
         if "dataset_path" in attrs:
             attrs = dict(attrs)
             path = attrs.pop("dataset_path")
-            self._dataset_path = None if path is None else Path(path)
+            self._dataset_path = path  # made a Path when asked for
         clash = _RESERVED.intersection(attrs)
         if clash:
             raise AttributeError(f"'Event' object already has an attribute '{min(clash)}'")
@@ -273,7 +273,7 @@ class Event:
         hit = cache.get(attr)
         if hit is not None and hit[0] is stream:
             return hit[1]
-        path: Path | None = self.__dict__.get("_dataset_path")
+        path: str | Path | None = self.__dict__.get("_dataset_path")
         dataset: Dataset
         if attr == "DataSet" and path is not None:
             dataset = dcmread(path, force=True)
@@ -317,12 +317,14 @@ class Event:
     @property
     def dataset_path(self) -> Path:
         """Where a C-STORE data set received in chunked mode was written."""
-        path: Path | None = self.__dict__.get("_dataset_path")
+        path: str | Path | None = self.__dict__.get("_dataset_path")
         if path is None:
             raise AttributeError(
                 "The corresponding event is either not a C-STORE request or the data set was "
                 "not received to a file"
             )
+        if not isinstance(path, Path):
+            path = self._dataset_path = Path(path)
         return path
 
     def encoded_dataset(self, include_meta: bool = True) -> bytes:
@@ -332,9 +334,9 @@ class Event:
         the encoded :attr:`file_meta`: the DICOM file format, ready to be written to disk.
         """
         request = self._request(C_STORE, "a C-STORE request", "Data Set")
-        path: Path | None = self.__dict__.get("_dataset_path")
+        path: str | Path | None = self.__dict__.get("_dataset_path")
         if path is not None:  # chunked: the file holds the File Meta and the data set
-            with path.open("rb") as stream:
+            with open(path, "rb") as stream:
                 if not include_meta:
                     stream.seek(read_file_info(path).dataset_offset)
                 return stream.read()

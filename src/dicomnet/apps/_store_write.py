@@ -96,10 +96,11 @@ class Receiver:
             LOGGER.warning("unsafe SOP Instance UID %r: using a unique file name", sop_instance)
         return f"{modality}.X.{generate_uid(prefix=None)}{self.extension}"
 
-    def target(self, name: str) -> Path:
+    def target(self, name: str) -> str:
         """The final path of ``name``: inside the output directory, or ValueError."""
-        final = self.output / name
-        if final.parent != self.output or name in {"", ".", ".."}:
+        output = os.fspath(self.output)
+        final = os.path.join(output, name)
+        if os.path.dirname(final) != output or name in {"", ".", ".."}:
             raise ValueError(f"file name {name!r} leaves the output directory")
         return final
 
@@ -110,7 +111,7 @@ class Receiver:
         sop_instance = _uid(request.AffectedSOPInstanceUID)
         if self.ignore:
             return _SUCCESS
-        received = Path(event.dataset_path)  # its SOP UIDs checked by the library
+        received = event.dataset_path  # its SOP UIDs checked by the library
         name = self.file_name(sop_class, sop_instance)
         try:
             final = self.target(name)
@@ -129,7 +130,7 @@ class Receiver:
             return _failure(_OUT_OF_RESOURCES, f"cannot write file: {reason}")
         return _SUCCESS
 
-    def _commit(self, received: Path, final: Path) -> None:
+    def _commit(self, received: Path, final: str) -> None:
         """Make ``received`` (fsynced by the library when durable) the file ``final``."""
         os.chmod(received, self.mode)
         os.replace(received, final)

@@ -19,7 +19,6 @@ import os
 import secrets
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from dicomnet import events as evt
@@ -92,7 +91,7 @@ class FileSink:
         folder = directory if directory is not None else tempfile.gettempdir()
         name = os.path.join(folder, f".dicomnet-{secrets.token_hex(8)}.part")
         self._fd = os.open(name, _CREATE, 0o600)
-        self.path = Path(name)
+        self.path = name
         self.length = 0
         #: The data set's first bytes (where its SOP UIDs are), kept for the UID check.
         self.start = bytearray()

@@ -84,6 +84,10 @@ class RequestHost(Protocol):
 
     accepted_contexts: list[PresentationContext]
 
+    @property
+    def context_cache(self) -> dict[tuple[str, str | None], PresentationContext]:
+        """The contexts chosen so far, by (SOP class, transfer syntax)."""
+
     def send_request(
         self, context_id: int, request: CStoreRQ, dataset: Buffer | Iterable[Buffer]
     ) -> DimseMessage | None:
@@ -136,9 +140,9 @@ def store(
     if priority not in (0, 1, 2):
         raise ValueError(f"'priority' must be 0, 1 or 2, not {priority!r}")
     if isinstance(dataset, str | os.PathLike):
-        payload = _from_file(host.accepted_contexts, Path(dataset), info)
+        payload = _from_file(host, Path(dataset), info)
     else:
-        payload = _from_dataset(host.accepted_contexts, dataset)
+        payload = _from_dataset(host, dataset)
     request = CStoreRQ(
         message_id=msg_id,
         affected_sop_class_uid=payload.sop_class_uid,
@@ -173,9 +177,17 @@ def choose_context(
     )
 
 
-def _from_file(
-    contexts: Sequence[PresentationContext], path: Path, info: FileInfo | None
-) -> _Payload:
+def _context(host: RequestHost, sop_class_uid: str, syntax: str | None) -> PresentationContext:
+    """``choose_context``, remembered for the association (its contexts do not change)."""
+    cache = host.context_cache
+    key = (sop_class_uid, syntax)
+    context = cache.get(key)
+    if context is None:
+        context = cache[key] = choose_context(host.accepted_contexts, sop_class_uid, syntax)
+    return context
+
+
+def _from_file(host: RequestHost, path: Path, info: FileInfo | None) -> _Payload:
     with open(path, "rb") as stream:  # a small file is read once, whole
         head = stream.read(SMALL_FILE)
     whole = len(head) < SMALL_FILE
@@ -183,8 +195,8 @@ def _from_file(
         if info is None:
             info = parse_file_meta(head) if whole else read_file_info(path)
     except InvalidFileError:  # no usable File Meta: let pydicom try
-        return _from_dataset(contexts, dcmread(path, force=True))
-    context = choose_context(contexts, info.sop_class_uid, info.transfer_syntax)
+        return _from_dataset(host, dcmread(path, force=True))
+    context = _context(host, info.sop_class_uid, info.transfer_syntax)
     data: Buffer | Iterable[Buffer]
     if context.transfer_syntax[0] == info.transfer_syntax:
         offset = info.dataset_offset
@@ -279,12 +291,12 @@ def _swap_in_place(dataset: Dataset) -> None:
             element.value = words.tobytes()
 
 
-def _from_dataset(contexts: Sequence[PresentationContext], dataset: Dataset) -> _Payload:
+def _from_dataset(host: RequestHost, dataset: Dataset) -> _Payload:
     sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
     if not sop_class or not sop_instance:  # AttributeError: what pynetdicom raises here
         raise AttributeError("The data set has no SOP Class UID or SOP Instance UID to store by")
     source = _source_syntax(dataset)
-    context = choose_context(contexts, str(sop_class), source)
+    context = _context(host, str(sop_class), source)
     chosen = str(context.transfer_syntax[0])
     little = source != EXPLICIT_VR_BIG_ENDIAN
     data = encode_dataset(dataset, chosen, source_little=little)
