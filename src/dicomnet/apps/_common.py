@@ -340,15 +340,16 @@ def apply_timeouts(ae: ApplicationEntity, args: argparse.Namespace) -> None:
     ae.connection_timeout = getattr(args, "timeout", None)
 
 
-def add_max_pdu_option(group: argparse._ArgumentGroup) -> None:
-    """``-pdu``: the maximum PDU we receive, DCMTK's range and default (``dest="max_pdu"``)."""
+def add_max_pdu_option(group: argparse._ArgumentGroup, default: int = 16384) -> None:
+    """``-pdu``: the maximum PDU we receive, DCMTK's range (``dest="max_pdu"``); DCMTK's default
+    unless ``default`` says otherwise (storescp: the largest, fewer PDUs a data set)."""
     group.add_argument(
         "-pdu",
         "--max-pdu",
         type=int_in(4096, 131072),
-        default=16384,
+        default=default,
         metavar="n",
-        help="set max receive pdu to n bytes (4096..131072, default: 16384)",
+        help=f"set max receive pdu to n bytes (4096..131072, default: {default})",
     )
 
 

@@ -124,7 +124,7 @@ def _add_network_options(group: argparse._ArgumentGroup) -> None:
     )  # fmt: skip
     add_timeout_options(group, connection=False)
     add_aetitle_option(group, "STORESCP", scp=True)
-    add_max_pdu_option(group)
+    add_max_pdu_option(group, default=131072)
     add_drain_option(group)
     group.add_argument(
         "--max-associations", type=int_in(1), default=None, metavar="n",

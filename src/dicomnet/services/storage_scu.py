@@ -188,23 +188,25 @@ def _context(host: RequestHost, sop_class_uid: str, syntax: str | None) -> Prese
 
 
 def _from_file(host: RequestHost, path: Path, info: FileInfo | None) -> _Payload:
-    with open(path, "rb") as stream:  # a small file is read once, whole
-        head = stream.read(SMALL_FILE)
-    whole = len(head) < SMALL_FILE
-    try:
-        if info is None:
-            info = parse_file_meta(head) if whole else read_file_info(path)
-    except InvalidFileError:  # no usable File Meta: let pydicom try
-        return _from_dataset(host, dcmread(path, force=True))
+    head = b""
+    if info is None:
+        with open(path, "rb") as stream:  # a small file is read once, whole
+            head = stream.read(SMALL_FILE)
+        try:
+            info = parse_file_meta(head) if len(head) < SMALL_FILE else read_file_info(path)
+        except InvalidFileError:  # no usable File Meta: let pydicom try
+            return _from_dataset(host, dcmread(path, force=True))
     context = _context(host, info.sop_class_uid, info.transfer_syntax)
     data: Buffer | Iterable[Buffer]
-    if context.transfer_syntax[0] == info.transfer_syntax:
-        offset = info.dataset_offset
-        data = _padded(memoryview(head)[offset:]) if whole else _file_chunks(path, offset)
-    else:
-        dataset = _read_converted(path, info.dataset_offset, info.transfer_syntax)
+    offset = info.dataset_offset
+    if context.transfer_syntax[0] != info.transfer_syntax:
+        dataset = _read_converted(path, offset, info.transfer_syntax)
         little = info.transfer_syntax != EXPLICIT_VR_BIG_ENDIAN
         data = encode_dataset(dataset, str(context.transfer_syntax[0]), source_little=little)
+    elif head and len(head) < SMALL_FILE:
+        data = _padded(memoryview(head)[offset:])
+    else:
+        data = _file_chunks(path, offset)
     return _Payload(info.sop_class_uid, info.sop_instance_uid, context, data)
 
 
