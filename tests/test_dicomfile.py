@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import tracemalloc
 import zlib
 from io import BytesIO
 from pathlib import Path
@@ -21,6 +22,7 @@ from dicomnet.dicomfile import (
     PREAMBLE,
     UNCOMPRESSED,
     InvalidFileError,
+    check_dataset,
     dataset_sop_uids,
     encode_file_meta,
     inflate,
@@ -217,3 +219,172 @@ def test_the_data_sets_uids_win_over_the_file_metas() -> None:
     assert (info.sop_class_uid, info.sop_instance_uid) == ("1.2.840.10008.5.1.4.1.1.481.5", "9.8.7")
     info = parse_file_meta(_pydicom_file(meta, body[:18]))  # the data set's UIDs are not in view
     assert (info.sop_class_uid, info.sop_instance_uid) == (CT, "1.2.3.4.5")
+
+
+# ---- check_dataset: the structure walk ---------------------------------------------------------
+
+TEST_FILES = Path(__import__("pydicom").__file__).parent / "data" / "test_files"
+_TRUNCATED = {"MR_truncated.dcm", "rtplan_truncated.dcm"}
+
+
+def _el(tag: int, vr: bytes, value: bytes, order: str = "<") -> bytes:
+    """An explicit VR element (long-form VRs with a 4-byte length)."""
+    if vr in {b"OB", b"OW", b"SQ", b"UN", b"UT"}:
+        return struct.pack(order + "HH2sHL", tag >> 16, tag & 0xFFFF, vr, 0, len(value)) + value
+    return struct.pack(order + "HH2sH", tag >> 16, tag & 0xFFFF, vr, len(value)) + value
+
+
+def _raw(tag: int, length: int, value: bytes = b"", order: str = "<") -> bytes:
+    """An element, item or delimiter with an implicit-style head (tag, 4-byte length)."""
+    return struct.pack(order + "HHL", tag >> 16, tag & 0xFFFF, length) + value
+
+
+def _undefined(tag: int, vr: bytes) -> bytes:
+    return struct.pack("<HH2sHL", tag >> 16, tag & 0xFFFF, vr, 0, 0xFFFFFFFF)
+
+
+ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+NAME = _el(0x00100010, b"PN", b"A^B ")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in TEST_FILES.glob("*.dcm") if p.name not in _TRUNCATED)[:60]
+)
+def test_pydicoms_test_files_walk(path: Path) -> None:
+    try:
+        info = read_file_info(path)
+    except InvalidFileError:
+        pytest.skip("not a Part 10 file")
+    data = path.read_bytes()[info.dataset_offset :]
+    syntax = info.transfer_syntax
+    if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        data, syntax = inflate(data), EXPLICIT_VR_LITTLE_ENDIAN
+    check_dataset(data, syntax)
+
+
+@pytest.mark.parametrize("name", sorted(_TRUNCATED))
+def test_truncated_test_files_do_not_walk(name: str) -> None:
+    info = read_file_info(TEST_FILES / name)
+    data = (TEST_FILES / name).read_bytes()[info.dataset_offset :]
+    with pytest.raises(ValueError, match="runs past the end"):
+        check_dataset(data, info.transfer_syntax)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # defined-length SQ: a defined item and an undefined one
+        _el(0x00081115, b"SQ", _raw(ITEM, len(NAME), NAME) + _raw(ITEM, 0xFFFFFFFF, NAME)
+            + _raw(ITEM_END, 0)) + NAME,
+        # undefined-length SQ with an empty sequence
+        _undefined(0x00081115, b"SQ") + _raw(SEQ_END, 0) + NAME,
+        # encapsulated pixel data: offset table and a fragment
+        _undefined(0x7FE00010, b"OB") + _raw(ITEM, 0) + _raw(ITEM, 4, b"\xff\xd8\xff\xd9")
+            + _raw(SEQ_END, 0),
+        # UN of undefined length holding an implicit VR sequence
+        _undefined(0x00091010, b"UN") + _raw(ITEM, 0xFFFFFFFF, _raw(0x00100010, 4, b"A^B "))
+            + _raw(ITEM_END, 0) + _raw(SEQ_END, 0),
+        b"",
+    ],
+)  # fmt: skip
+def test_well_formed_explicit_data_sets_walk(data: bytes) -> None:
+    check_dataset(data, EXPLICIT_VR_LITTLE_ENDIAN)
+
+
+def test_implicit_big_endian_and_misdeclared_data_sets_walk() -> None:
+    implicit = _raw(0x00081115, 0xFFFFFFFF) + _raw(ITEM, 12, _raw(0x00100010, 4, b"A^B "))
+    implicit += _raw(SEQ_END, 0) + _raw(0x7FE00010, 0xFFFFFFFF) + _raw(ITEM, 0) + _raw(SEQ_END, 0)
+    check_dataset(implicit, IMPLICIT_VR_LITTLE_ENDIAN)
+    check_dataset(implicit, EXPLICIT_VR_LITTLE_ENDIAN)  # read as implicit, as pydicom does
+    big = _el(0x00100010, b"PN", b"A^B ", ">") + _el(
+        0x00081115, b"SQ", _raw(ITEM, 0, order=">"), ">"
+    )
+    check_dataset(big, EXPLICIT_VR_BIG_ENDIAN)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x10\x00\x10\x00PN", "cut short"),
+        (b"\x10\x00\x10\x00OB\x00\x00\x04\x00", "cut short"),
+        (NAME[:-1], "runs past the end"),
+        (_raw(ITEM, 0), "outside any sequence"),
+        (_raw(SEQ_END, 0), "outside any sequence"),
+        (_undefined(0x00081115, b"SQ") + _raw(ITEM, 0), "no Sequence Delimitation"),
+        (_undefined(0x00081115, b"SQ") + b"\xfe\xff", "cut short"),
+        (_undefined(0x00081115, b"SQ") + _raw(ITEM, 0) + NAME, "where an item belongs"),
+        (_undefined(0x00081115, b"SQ") + _raw(ITEM, 0xFFFFFFFF, NAME), "no Item Delimitation"),
+        (_undefined(0x00081115, b"SQ") + _raw(ITEM, 0xFFFFFFFF, NAME) + _raw(SEQ_END, 0),
+         "no Item Delimitation"),
+        (_undefined(0x00081115, b"SQ") + _raw(ITEM_END, 0), "where an item belongs"),
+        (_undefined(0x00081115, b"SQ") + _raw(ITEM, 0xFFFFFFFF) + _raw(ITEM_END, 0),
+         "no Sequence Delimitation"),
+        (_el(0x00081115, b"SQ", _raw(ITEM, 100)), "runs past the end"),
+        (_el(0x00081115, b"SQ", _raw(ITEM, 8, _raw(ITEM_END, 0))), "inside an item"),
+        (_undefined(0x7FE00010, b"OB") + _raw(ITEM, 0xFFFFFFFF), "broken encapsulated"),
+        (_undefined(0x7FE00010, b"OB") + NAME, "broken encapsulated"),
+        (_undefined(0x7FE00010, b"OB") + _raw(ITEM, 10, b"ab"), "broken encapsulated"),
+    ],
+)  # fmt: skip
+def test_broken_data_sets_do_not_walk(data: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        check_dataset(data, EXPLICIT_VR_LITTLE_ENDIAN)
+
+
+def test_nesting_is_bounded() -> None:
+    data = NAME
+    for _ in range(70):
+        data = _el(0x00081115, b"SQ", _raw(ITEM, len(data), data))
+    with pytest.raises(ValueError, match="nested deeper"):
+        check_dataset(data, EXPLICIT_VR_LITTLE_ENDIAN)
+
+
+def test_sop_uids_after_an_undefined_length_sequence() -> None:
+    uids = _el(0x00080016, b"UI", b"1.2\x00") + _el(0x00080018, b"UI", b"3.4\x00")
+    sequence = _undefined(0x00080006, b"SQ") + _raw(ITEM, 0xFFFFFFFF, NAME) + _raw(ITEM_END, 0)
+    data = sequence + _raw(SEQ_END, 0) + uids
+    assert dataset_sop_uids(data, EXPLICIT_VR_LITTLE_ENDIAN, complete=True) == ("1.2", "3.4")
+    with pytest.raises(ValueError, match="ends before"):  # more could follow in a longer head
+        dataset_sop_uids(data, EXPLICIT_VR_LITTLE_ENDIAN)
+    assert dataset_sop_uids(data + NAME, EXPLICIT_VR_LITTLE_ENDIAN) == ("1.2", "3.4")
+    with pytest.raises(ValueError, match="cannot be walked"):
+        dataset_sop_uids(sequence, EXPLICIT_VR_LITTLE_ENDIAN)
+    with pytest.raises(ValueError, match="cannot be walked"):  # a value cut by the head's end
+        dataset_sop_uids(NAME[:-2], EXPLICIT_VR_LITTLE_ENDIAN)
+
+
+def test_a_truncated_deflate_stream_is_refused() -> None:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    stream = deflater.compress(bytes(range(256)) * 64) + deflater.flush()
+    with pytest.raises(ValueError, match="cut short"):
+        inflate(stream[: len(stream) // 2])
+
+
+def test_read_file_info_reads_a_bounded_prefix(tmp_path: Path) -> None:
+    big = tmp_path / "video.bin"
+    with big.open("wb") as stream:
+        stream.truncate(64 << 20)  # sparse: reading it whole would cost 64 MiB
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidFileError):
+            read_file_info(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(CT)
+    meta.MediaStorageSOPInstanceUID = UID("1.2.3")
+    meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
+    meta.PrivateInformationCreatorUID = UID("1.2")
+    meta.PrivateInformation = b"\x00" * 20000
+    stream_ = DicomBytesIO()
+    stream_.is_little_endian, stream_.is_implicit_VR = True, False
+    write_file_meta_info(stream_, meta, enforce_standard=True)  # with its group length
+    path = tmp_path / "long.dcm"
+    path.write_bytes(PREAMBLE + bytes(stream_.getvalue()) + NAME)
+    assert read_file_info(path).dataset_offset == path.stat().st_size - len(NAME)
+    huge = PREAMBLE + struct.pack("<HH2sHL", 2, 0, b"UL", 4, 1 << 30) + b"\x00" * 5000
+    path.write_bytes(huge)
+    with pytest.raises(InvalidFileError):
+        read_file_info(path)

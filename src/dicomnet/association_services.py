@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 
 from dicomnet import _config
 from dicomnet import events as evt
-from dicomnet._bytes import Buffer
+from dicomnet._bytes import Buffer, is_encodable_uid
 from dicomnet.dimse.assemble import DatasetSink
 from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseRequest, DimseResponse
 from dicomnet.errors import LocalProtocolError
@@ -107,10 +107,11 @@ class DimseServices:
                 LOGGER.warning("Response not sent: %s", exc)
                 return
             LOGGER.error("Response cannot be sent (%s): answering 0x0110 instead", exc)
+            sop_class = message.affected_sop_class_uid
             message = type(message)(
                 message_id_being_responded_to=message.message_id_being_responded_to,
                 status=PROCESSING_FAILURE,
-                affected_sop_class_uid=message.affected_sop_class_uid,
+                affected_sop_class_uid=sop_class if is_encodable_uid(sop_class or "") else None,
             )
             try:
                 self._channel.send_message(context_id, message)
@@ -188,10 +189,12 @@ class DimseServices:
         try:
             try:
                 self._channel.send_message(context_id, request, dataset)
-            except LocalProtocolError:
+            except LocalProtocolError as exc:
+                if self.is_established:  # not the association's state: the request itself
+                    raise ValueError(f"The request cannot be sent: {exc}") from None
                 return None
-            except OSError:
-                LOGGER.error("The data set could not be read while sending: aborting")
+            except BaseException:  # a data set that failed half sent (a file unreadable...)
+                LOGGER.error("The data set could not be sent whole: aborting the association")
                 self.abort()
                 raise
             self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})

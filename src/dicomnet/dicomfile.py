@@ -32,6 +32,7 @@ __all__ = [
     "UNCOMPRESSED",
     "FileInfo",
     "InvalidFileError",
+    "check_dataset",
     "dataset_sop_uids",
     "encode_file_meta",
     "inflate",
@@ -55,12 +56,18 @@ PREAMBLE: Final = b"\x00" * 128 + b"DICM"
 MAX_INFLATED_LENGTH: Final = 1 << 30
 #: How much of a file is read to find its File Meta Information (more is read if it is longer).
 _HEAD: Final = 4096
+#: The longest File Meta Information read (real ones are a few hundred bytes).
+MAX_META_LENGTH: Final = 1 << 20
 #: VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2).
 _LONG_VRS: Final = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
 _SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
 _UNDEFINED: Final = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_PIXEL_DATA: Final = 0x7FE00010
+#: How deep sequences may nest in a data set we check (PS3.5 sets no limit; real ones are shallow).
+MAX_NESTING: Final = 64
 _META_TAGS: Final = {
     0x00020002: "sop_class_uid",
     0x00020003: "sop_instance_uid",
@@ -113,13 +120,13 @@ def _meta_elements(head: bytes, start: int) -> tuple[dict[str, str], int]:
     return found, offset
 
 
-def parse_file_meta(head: bytes, *, complete: bool = True) -> FileInfo:
+def parse_file_meta(head: bytes) -> FileInfo:
     """The ``FileInfo`` of a file that starts with ``head``.
 
     ``head`` holds the preamble, ``DICM`` and the File Meta Information (group 0002, explicit VR
-    little endian); a file without a preamble that starts with group 0002 is read as well. When
-    ``complete`` is False, ``head`` may end inside the File Meta Information: an element running
-    past its end raises ``InvalidFileError`` all the same (the caller reads more and retries).
+    little endian); a file without a preamble that starts with group 0002 is read as well. A
+    File Meta running past the end of ``head`` is an ``InvalidFileError`` (a caller that has read
+    only part of the file reads more and retries).
     The SOP Class and Instance UIDs are the data set's (what a C-STORE carries, and what a storage
     SCP checks), found at its start; the File Meta's Media Storage UIDs stand in for those not
     found there (the data set's start is not in ``head``, or has none).
@@ -146,19 +153,30 @@ def parse_file_meta(head: bytes, *, complete: bool = True) -> FileInfo:
 
 
 def read_file_info(path: str | os.PathLike[str]) -> FileInfo:
-    """The ``FileInfo`` of the file at ``path`` (reading its first few kilobytes only)."""
-    size = _HEAD
+    """The ``FileInfo`` of the file at ``path``, reading its first few kilobytes, more only for a
+    File Meta that says it is longer (its group length, at most ``MAX_META_LENGTH``)."""
     with open(path, "rb") as stream:
-        head = stream.read(size)
-        while True:
-            try:
-                return parse_file_meta(head)
-            except InvalidFileError:
-                if len(head) < size:  # the whole file is read: it really is invalid
-                    raise
-            size *= 4
-            stream.seek(0)
-            head = stream.read(size)
+        head = stream.read(_HEAD)
+        try:
+            return parse_file_meta(head)
+        except InvalidFileError:
+            wanted = _meta_length(head)
+            if wanted is None or wanted <= len(head) or len(head) < _HEAD:
+                raise
+        stream.seek(0)
+        return parse_file_meta(stream.read(wanted + _HEAD))
+
+
+def _meta_length(head: bytes) -> int | None:
+    """How much of a file to read for a File Meta longer than ``head``: to the end its group
+    length gives, else (no group length) ``MAX_META_LENGTH``; None for no File Meta at all."""
+    start = 132 if head[128:132] == b"DICM" else 0
+    if head[start : start + 2] != b"\x02\x00":
+        return None
+    if head[start + 2 : start + 6] != b"\x00\x00UL" or len(head) < start + 12:
+        return MAX_META_LENGTH
+    (length,) = struct.unpack_from("<L", head, start + 8)
+    return start + 12 + length if length <= MAX_META_LENGTH else None
 
 
 def _uid_value(value: str) -> bytes:
@@ -203,53 +221,48 @@ def _padded(text: str) -> bytes:
     return raw + b" " if len(raw) % 2 else raw
 
 
-def dataset_sop_uids(data: Buffer, transfer_syntax: str) -> tuple[str | None, str | None]:
+def dataset_sop_uids(
+    data: Buffer, transfer_syntax: str, *, complete: bool = False
+) -> tuple[str | None, str | None]:
     """The SOP Class UID and SOP Instance UID at the start of an encoded data set.
 
-    Only the top-level elements up to (0008,0018) are walked (a sequence of defined length before
-    them is stepped over). A UID that is absent is None. ``ValueError`` when the data does not
-    reach that far or cannot be walked (an undefined length before them, a deflated data set
-    that does not inflate).
+    Only the top-level elements up to (0008,0018) are walked (a sequence before them is stepped
+    over, to its delimiter if its length is undefined). A UID that is absent is None.
+    ``ValueError`` when the data does not reach that far (unless it is ``complete``: the whole
+    data set) or cannot be walked (a deflated data set that does not inflate, a broken element
+    before them).
     """
     view = memoryview(data).cast("B")
     if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         view = memoryview(_inflate_head(view))
     implicit = transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN
     order = ">" if transfer_syntax == EXPLICIT_VR_BIG_ENDIAN else "<"
+    walker, end = _Walker(view, implicit=implicit, order=order), len(view)
     found: dict[int, str] = {}
     offset = 0
-    while offset < len(view):
-        tag, value_offset, length = _element_head(view, offset, implicit, order)
+    while offset < end:
+        tag, vr, start, length = walker.head(offset, end, implicit)
         if tag > _SOP_INSTANCE:
             break
-        if length == _UNDEFINED or value_offset + length > len(view):
+        if length == _UNDEFINED:
+            offset = _step_over(walker, tag, vr, start, end)
+            continue
+        if start + length > end:
             raise ValueError("the data set cannot be walked to its SOP Instance UID")
         if tag in (_SOP_CLASS, _SOP_INSTANCE):
-            found[tag] = _text(view[value_offset : value_offset + length])
-        offset = value_offset + length
+            found[tag] = _text(view[start : start + length])
+        offset = start + length
     else:
-        raise ValueError("the data ends before the SOP Instance UID")
+        if not complete:
+            raise ValueError("the data ends before the SOP Instance UID")
     return found.get(_SOP_CLASS) or None, found.get(_SOP_INSTANCE) or None
 
 
-def _element_head(
-    view: memoryview, offset: int, implicit: bool, order: str
-) -> tuple[int, int, int]:
-    """(tag, where the value starts, value length) of the element at ``offset``."""
-    if offset + 8 > len(view):
-        raise ValueError("an element head is cut short")
-    group, element = struct.unpack_from(order + "HH", view, offset)
-    tag = group << 16 | element
-    if implicit:
-        (length,) = struct.unpack_from("<L", view, offset + 4)
-        return tag, offset + 8, length
-    if bytes(view[offset + 4 : offset + 6]) in _LONG_VRS:
-        if offset + 12 > len(view):
-            raise ValueError("an element head is cut short")
-        (length,) = struct.unpack_from(order + "L", view, offset + 8)
-        return tag, offset + 12, length
-    (length,) = struct.unpack_from(order + "H", view, offset + 6)
-    return tag, offset + 8, length
+def _step_over(walker: _Walker, tag: int, vr: bytes | None, start: int, end: int) -> int:
+    try:
+        return walker.undefined(tag, vr, start, end, (0, walker.implicit))
+    except ValueError as exc:
+        raise ValueError(f"the data set cannot be walked to its SOP Instance UID: {exc}") from None
 
 
 def _inflate_head(data: memoryview) -> bytes:
@@ -270,4 +283,116 @@ def inflate(data: Buffer, limit: int = MAX_INFLATED_LENGTH) -> bytes:
         raise ValueError(f"the deflated data set does not inflate: {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise ValueError(f"the deflated data set inflates past {limit} bytes")
+    if not inflater.eof:
+        raise ValueError("the deflated data set is cut short (its stream does not end)")
     return out
+
+
+# ---- structure ---------------------------------------------------------------------------------
+
+
+def check_dataset(data: Buffer, transfer_syntax: str) -> None:
+    """``ValueError`` unless ``data`` (not deflated) walks as a data set to its very end: every
+    element head whole, every defined length within the data (and within its sequence item),
+    every undefined length closed by its delimiter, sequences nested at most ``MAX_NESTING``
+    deep. Values are not looked at. This is what pydicom does not check before it reads (it
+    reads a value cut short without complaint, and allocates a length before reading it)."""
+    with memoryview(data).cast("B") as view:  # released even when a traceback outlives it
+        implicit = transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN
+        if not implicit and len(view) >= 6 and not bytes(view[4:6]).isupper():
+            implicit = True  # implicit VR where explicit was announced: pydicom reads it so too
+        order = ">" if transfer_syntax == EXPLICIT_VR_BIG_ENDIAN else "<"
+        _, closing = _Walker(view, implicit=implicit, order=order).elements(0, len(view), 0)
+    if closing is not None:
+        raise ValueError(f"a delimiter (FFFE,{closing & 0xFFFF:04X}) outside any sequence")
+
+
+class _Walker:
+    def __init__(self, view: memoryview, *, implicit: bool, order: str) -> None:
+        self.view, self.implicit, self.order = view, implicit, order
+
+    def head(self, pos: int, end: int, implicit: bool) -> tuple[int, bytes | None, int, int]:
+        """(tag, VR or None, where the value starts, its length) of the element at ``pos``."""
+        if pos + 8 > end:
+            raise ValueError(f"an element head at {pos} is cut short")
+        group, element = struct.unpack_from(self.order + "HH", self.view, pos)
+        tag = group << 16 | element
+        if implicit or group == 0xFFFE:
+            (length,) = struct.unpack_from(self.order + "L", self.view, pos + 4)
+            return tag, None, pos + 8, length
+        vr = bytes(self.view[pos + 4 : pos + 6])
+        if vr not in _LONG_VRS:
+            (length,) = struct.unpack_from(self.order + "H", self.view, pos + 6)
+            return tag, vr, pos + 8, length
+        if pos + 12 > end:
+            raise ValueError(f"an element head at {pos} is cut short")
+        (length,) = struct.unpack_from(self.order + "L", self.view, pos + 8)
+        return tag, vr, pos + 12, length
+
+    def elements(
+        self, pos: int, end: int, depth: int, implicit: bool | None = None
+    ) -> tuple[int, int | None]:
+        """Walk elements from ``pos`` to ``end`` or a delimiter: (where it stopped, the
+        delimiter's tag or None)."""
+        implicit = self.implicit if implicit is None else implicit
+        while pos < end:
+            tag, vr, start, length = self.head(pos, end, implicit)
+            if tag in (_ITEM_END, _SEQUENCE_END):
+                return start, tag
+            if tag == _ITEM:
+                raise ValueError(f"an item at {pos} outside any sequence")
+            if length == _UNDEFINED:
+                pos = self.undefined(tag, vr, start, end, (depth, implicit))
+                continue
+            if start + length > end:
+                raise ValueError(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the end")
+            if vr == b"SQ":
+                self.items(start, start + length, depth, implicit)
+            pos = start + length
+        return pos, None
+
+    def undefined(
+        self, tag: int, vr: bytes | None, start: int, end: int, nesting: tuple[int, bool]
+    ) -> int:
+        """An element of undefined length: encapsulated Pixel Data (fragments), a sequence (SQ,
+        or any other in implicit VR), or UN holding a sequence in implicit VR."""
+        depth, implicit = nesting
+        if vr in (b"OB", b"OW") or tag == _PIXEL_DATA:
+            return self.fragments(start, end)
+        stop, closing = self.items(start, end, depth, implicit or vr == b"UN")
+        if closing != _SEQUENCE_END:
+            raise ValueError("a sequence of undefined length has no Sequence Delimitation Item")
+        return stop
+
+    def items(self, pos: int, end: int, depth: int, implicit: bool) -> tuple[int, int | None]:
+        """The items of a sequence from ``pos``: (where it stopped, the delimiter or None)."""
+        if depth >= MAX_NESTING:
+            raise ValueError(f"sequences nested deeper than {MAX_NESTING}")
+        while pos < end:
+            tag, _, start, length = self.head(pos, end, True)
+            if tag == _SEQUENCE_END:
+                return start, tag
+            if tag != _ITEM:
+                raise ValueError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) where an item belongs")
+            if length == _UNDEFINED:
+                pos, closing = self.elements(start, end, depth + 1, implicit)
+                if closing != _ITEM_END:
+                    raise ValueError("an item of undefined length has no Item Delimitation Item")
+                continue
+            if start + length > end:
+                raise ValueError(f"an item at {pos} runs past the end")
+            stop, closing = self.elements(start, start + length, depth + 1, implicit)
+            if closing is not None:
+                raise ValueError(f"a delimiter inside an item of defined length at {pos}")
+            pos = stop
+        return pos, None
+
+    def fragments(self, pos: int, end: int) -> int:
+        """Encapsulated pixel data: items of defined length up to the Sequence Delimitation."""
+        while True:
+            tag, _, start, length = self.head(pos, end, True)
+            if tag == _SEQUENCE_END:
+                return start
+            if tag != _ITEM or length == _UNDEFINED or start + length > end:
+                raise ValueError(f"a broken encapsulated fragment at {pos}")
+            pos = start + length

@@ -23,16 +23,15 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias, cast
 
-from pydicom import config, dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_file_meta_info
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from dicomnet import uids
-from dicomnet.dicomfile import inflate, read_file_info
+from dicomnet.decoding import decode_dataset, read_dataset_file
+from dicomnet.dicomfile import MAX_INFLATED_LENGTH, read_file_info
 from dicomnet.dimse_primitives import (
     C_ECHO,
     C_FIND,
@@ -189,26 +188,6 @@ _CANCELLABLE: Final = frozenset({"EVT_C_FIND", "EVT_C_GET", "EVT_C_MOVE"})
 _PREAMBLE: Final = b"\x00" * 128 + b"DICM"
 
 
-def _encoding(transfer_syntax: str | None) -> tuple[bool, bool, bool]:
-    """(implicit VR, little endian, deflated) for a transfer syntax.
-
-    None is the default transfer syntax (implicit VR little endian); one pydicom does not know is
-    read as explicit VR little endian, as every transfer syntax but the first three encodes.
-    """
-    uid = UID(transfer_syntax or uids.IMPLICIT_VR_LITTLE_ENDIAN, validation_mode=config.IGNORE)
-    try:
-        return uid.is_implicit_VR, uid.is_little_endian, uid.is_deflated
-    except ValueError:
-        return False, True, False
-
-
-def _decode(raw: bytes, transfer_syntax: str | None) -> Dataset:
-    implicit, little, deflated = _encoding(transfer_syntax)
-    if deflated:
-        raw = inflate(raw)  # capped: a deflate bomb is a ValueError, not the memory's end
-    return read_dataset(BytesIO(raw), implicit, little)
-
-
 class Event:
     """An event, passed to its handlers as ``handler(event, *args)``.
 
@@ -276,14 +255,21 @@ class Event:
         path: str | Path | None = self.__dict__.get("_dataset_path")
         dataset: Dataset
         if attr == "DataSet" and path is not None:
-            dataset = dcmread(path, force=True)
+            dataset = read_dataset_file(path, limit=self._inflate_limit())
         elif stream is None:
             dataset = Dataset()
         else:
             transfer_syntax = self.context.transfer_syntax
-            dataset = _decode(stream.getvalue(), transfer_syntax)
+            dataset = decode_dataset(
+                stream.getvalue(), transfer_syntax, limit=self._inflate_limit()
+            )
         cache[attr] = (stream, dataset)
         return dataset
+
+    def _inflate_limit(self) -> int:
+        """A deflated data set inflates to no more than its association keeps in memory."""
+        options = getattr(self.__dict__.get("assoc"), "store_options", None)
+        return MAX_INFLATED_LENGTH if options is None else int(options.max_memory)
 
     @property
     def action_information(self) -> Dataset:

@@ -79,7 +79,7 @@ from dicomnet.apps.echoscp import PREFERENCES
 from dicomnet.apps.echoscu import _not_established, _Watch
 from dicomnet.association import Association
 from dicomnet.pdu_primitives import UserIdentityNegotiation
-from dicomnet.services.storage_scu import store
+from dicomnet.services.storage_scu import NoContextError, store
 
 __all__ = ["build_parser", "main"]
 
@@ -211,7 +211,7 @@ class _Sender:
         message_id = 0
         for _ in range(args.repeat):
             for item in batch.files:
-                message_id += 1
+                message_id = message_id % 0xFFFF + 1  # a US: wraps after 65535, as DCMTK's
                 code = self._store(assoc, item, message_id, watch)
                 if code is not None:
                     return code
@@ -229,13 +229,16 @@ class _Sender:
         )
         try:  # the file meta read once, the response not made a pydicom Dataset
             response = store(assoc, item.path, msg_id=message_id, info=item.info)
-        except ValueError:
+        except NoContextError:
             name = UID(item.sop_class).name
             name = "(unknown SOP class)" if name == item.sop_class else name
             LOGGER.error("No presentation context for: %s %s", name, item.sop_class)
             return self._failed(assoc, item, None, EXITCODE_ASSOCIATION_FAILED)
         except OSError as exc:
             LOGGER.error("cannot read file: %s: %s", item.path, exc.strerror or exc)
+            return self._failed(assoc, item, None, EXITCODE_ASSOCIATION_FAILED)
+        except Exception as exc:  # pydicom failing to convert a broken file, say
+            LOGGER.error("cannot send file: %s: %s: %s", item.path, type(exc).__name__, exc)
             return self._failed(assoc, item, None, EXITCODE_ASSOCIATION_FAILED)
         if response is None:
             self.tally.count(item, None)

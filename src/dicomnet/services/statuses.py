@@ -13,7 +13,13 @@ from pydicom.tag import BaseTag, Tag
 
 from dicomnet.dimse.messages import COMMAND_ELEMENTS, DimseResponse
 
-__all__ = ["MAX_ERROR_COMMENT", "response_status", "status_dataset", "status_fields"]
+__all__ = [
+    "MAX_ERROR_COMMENT",
+    "error_comment",
+    "response_status",
+    "status_dataset",
+    "status_fields",
+]
 
 LOGGER = logging.getLogger("dicomnet.services")
 
@@ -72,10 +78,19 @@ def _fields(result: object) -> dict[str, Any] | None:
     return fields
 
 
+def error_comment(value: Any) -> str:
+    """An Error Comment that is a valid LO: values pydicom split at backslashes joined with
+    "/", control characters as spaces, non-ASCII as "?", at most 64 characters."""
+    if isinstance(value, list | tuple | MultiValue):
+        value = "/".join(str(part) for part in value)
+    text = str(value).replace("\\", "/").encode("ascii", "replace").decode("ascii")
+    text = "".join(" " if ord(c) < 0x20 or c == "\x7f" else c for c in text)
+    return text[:MAX_ERROR_COMMENT]
+
+
 def _optional_value(keyword: str, value: Any) -> Any:
     if keyword == "ErrorComment":
-        text = str(value).encode("ascii", "replace").decode("ascii")
-        return text[:MAX_ERROR_COMMENT]
+        return error_comment(value)
     if keyword == "OffendingElement":
         tags = value if isinstance(value, list | tuple | MultiValue) else [value]
         converted = tuple(int(Tag(t)) for t in tags)

@@ -26,7 +26,7 @@ from dicomnet.dicomfile import dataset_sop_uids, encode_file_meta
 from dicomnet.dimse.assemble import DatasetSink, MemorySink
 from dicomnet.dimse.messages import CStoreRQ, CStoreRSP, DimseMessage
 from dicomnet.dimse_primitives import from_message
-from dicomnet.services.statuses import MAX_ERROR_COMMENT, status_fields
+from dicomnet.services.statuses import error_comment, status_fields
 from dicomnet.ul.events import MessageReceived
 
 if TYPE_CHECKING:
@@ -184,9 +184,14 @@ def answer_store(host: ServiceHost, received: MessageReceived, request: CStoreRQ
 def _outcome(host: ServiceHost, received: MessageReceived, request: CStoreRQ) -> dict[str, Any]:
     context = host.context_tuple(received.context_id)
     sink = received.dataset
-    if received.sink_error is not None:
-        LOGGER.error("C-STORE data set could not be received: %s", received.sink_error)
-        return _refusal(OUT_OF_RESOURCES, f"cannot receive: {received.sink_error}")
+    error = received.sink_error
+    if error is not None:
+        LOGGER.error("C-STORE data set could not be received: %s", error)
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "error"
+        return _refusal(OUT_OF_RESOURCES, f"cannot receive the data set: {reason}")
+    if sink is None:  # the command announced no data set: nothing to store
+        LOGGER.error("C-STORE request without a data set: refused")
+        return _refusal(CANNOT_UNDERSTAND, "no data set")
     if isinstance(sink, MemorySink) and sink.overflowed:
         LOGGER.error(
             "C-STORE data set of %d bytes is over the %d byte cap", sink.length, sink.limit
@@ -199,7 +204,7 @@ def _outcome(host: ServiceHost, received: MessageReceived, request: CStoreRQ) ->
             context.abstract_syntax,
         )
         return _refusal(SOP_CLASS_NOT_SUPPORTED, "SOP class differs from the context's")
-    if host.store_options.check_uids and sink is not None:
+    if host.store_options.check_uids:
         problem = _uid_problem(sink, str(context.transfer_syntax), request)
         if problem is not None:
             return problem
@@ -223,12 +228,10 @@ def _uid_problem(
     else:
         head, complete = (sink.data if isinstance(sink, MemorySink) else b""), True
     try:
-        found = dataset_sop_uids(head, transfer_syntax)
+        found = dataset_sop_uids(head, transfer_syntax, complete=complete)
     except ValueError as exc:
-        if not complete:
-            LOGGER.warning("SOP UIDs of the data set not found in its start (%s): not checked", exc)
-            return None
-        found = (None, None)
+        LOGGER.warning("SOP UIDs of the data set not found in its start (%s): not checked", exc)
+        return None
     if not all(found):
         LOGGER.error("C-STORE data set without a SOP Class or Instance UID: refused")
         return _refusal(CANNOT_UNDERSTAND, "no SOP Class or Instance UID in the data set")
@@ -243,10 +246,9 @@ def _run_handler(host: ServiceHost, attrs: dict[str, Any]) -> dict[str, Any]:
         result = host.registry.intervene(host.event_owner(), evt.EVT_C_STORE, attrs)
     except Exception as exc:
         LOGGER.exception("Exception in the handler bound to 'evt.EVT_C_STORE'")
-        return _refusal(HANDLER_FAILED, f"handler failed: {type(exc).__name__}: {exc}")
+        return _refusal(HANDLER_FAILED, f"handler failed ({type(exc).__name__})")
     return status_fields(result, failure=INVALID_STATUS, no_status=NO_STATUS, what="C-STORE")
 
 
 def _refusal(status: int, comment: str) -> dict[str, Any]:
-    text = comment.encode("ascii", "replace").decode("ascii")
-    return {"status": status, "error_comment": text[:MAX_ERROR_COMMENT]}
+    return {"status": status, "error_comment": error_comment(comment)}

@@ -20,25 +20,22 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import Final, Protocol
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filereader import read_dataset
 from pydicom.filewriter import correct_ambiguous_vr, write_dataset
 from pydicom.uid import UID
 
 from dicomnet._bytes import Buffer
+from dicomnet.decoding import decode_dataset
 from dicomnet.dicomfile import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
-    MAX_INFLATED_LENGTH,
     UNCOMPRESSED,
     FileInfo,
     InvalidFileError,
-    inflate,
     parse_file_meta,
     read_file_info,
 )
@@ -53,6 +50,7 @@ from dicomnet.uids import (
 
 __all__ = [
     "READ_CHUNK",
+    "NoContextError",
     "RequestHost",
     "choose_context",
     "encode_dataset",
@@ -77,6 +75,11 @@ _ENCODINGS: Final = {
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN: (False, True),
     EXPLICIT_VR_BIG_ENDIAN: (False, False),
 }
+
+
+class NoContextError(ValueError):
+    """No accepted presentation context can carry the data set (a ``ValueError``, as in
+    pynetdicom)."""
 
 
 class RequestHost(Protocol):
@@ -139,6 +142,12 @@ def store(
     came). ``info``: the file's ``FileInfo`` when the caller has read it already (an app)."""
     if priority not in (0, 1, 2):
         raise ValueError(f"'priority' must be 0, 1 or 2, not {priority!r}")
+    for name, number in (("msg_id", msg_id), ("originator_id", originator_id)):
+        if number is not None and not (isinstance(number, int) and 0 <= number <= 0xFFFF):
+            raise ValueError(f"'{name}' must be an int from 0 to 65535, not {number!r}")
+    aet: object = originator_aet
+    if isinstance(aet, bytes):  # pynetdicom took bytes once
+        originator_aet = aet.decode("ascii", "replace")
     if isinstance(dataset, str | os.PathLike):
         payload = _from_file(host, Path(dataset), info)
     else:
@@ -171,7 +180,7 @@ def choose_context(
                 return by_syntax[syntax]
     name = UID(sop_class_uid).name
     syntax_name = UID(transfer_syntax).name if transfer_syntax else "any"
-    raise ValueError(
+    raise NoContextError(
         f"No presentation context for '{name}' has been accepted by the peer with "
         f"'{syntax_name}' transfer syntax (or one it converts to) for the SCU role"
     )
@@ -237,14 +246,6 @@ def _read_converted(path: Path, offset: int, transfer_syntax: str) -> Dataset:
         stream.seek(offset)
         raw = stream.read()
     return decode_dataset(raw, transfer_syntax)
-
-
-def decode_dataset(raw: Buffer, transfer_syntax: str, limit: int = MAX_INFLATED_LENGTH) -> Dataset:
-    """A data set encoded in an uncompressed transfer syntax, decoded (inflated with a cap)."""
-    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-        raw = inflate(raw, limit)
-    implicit, little = _ENCODINGS.get(transfer_syntax, (False, True))
-    return read_dataset(BytesIO(raw), implicit, little)
 
 
 def encode_dataset(dataset: Dataset, transfer_syntax: str, *, source_little: bool = True) -> bytes:

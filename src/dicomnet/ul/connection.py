@@ -249,8 +249,8 @@ class Connection:
         self._check_message(message, dataset)
         if context_id not in (self._assembler.accepted_contexts or frozenset()):
             raise LocalProtocolError(f"presentation context {context_id} was not accepted")
+        command = encode_command(message)  # one that cannot be encoded claims nothing
         self._claim_sending()
-        command = encode_command(message)
         return self._message_steps(context_id, command, dataset)
 
     def _message_steps(
