@@ -350,7 +350,7 @@ def test_sop_uids_after_an_undefined_length_sequence() -> None:
     with pytest.raises(ValueError, match="cannot be walked"):
         dataset_sop_uids(sequence, EXPLICIT_VR_LITTLE_ENDIAN)
     with pytest.raises(ValueError, match="cannot be walked"):  # a value cut by the head's end
-        dataset_sop_uids(NAME[:-2], EXPLICIT_VR_LITTLE_ENDIAN)
+        dataset_sop_uids(_el(0x00080005, b"CS", b"ISO_IR 100")[:-2], EXPLICIT_VR_LITTLE_ENDIAN)
 
 
 def test_a_truncated_deflate_stream_is_refused() -> None:

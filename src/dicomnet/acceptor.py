@@ -37,7 +37,8 @@ __all__ = ["ACSE", "answer_request"]
 LOGGER = logging.getLogger("dicomnet.acse")
 
 #: What promiscuous mode accepts: storage SOP classes and SOP classes the catalogue lacks.
-_STORABLE = frozenset({ServiceClass, StorageServiceClass, NonPatientObjectStorageServiceClass})
+_STORAGE = frozenset({StorageServiceClass, NonPatientObjectStorageServiceClass})
+_STORABLE = _STORAGE | {ServiceClass}
 
 
 class ACSE:
@@ -131,22 +132,36 @@ def _policy(assoc: Association, rq: AAssociateRQ) -> AcceptorPolicy:
 
 
 def _contexts(assoc: Association, rq: AAssociateRQ) -> tuple[SupportedContext, ...]:
-    """The AE's contexts, and in promiscuous mode each proposed abstract syntax it lacks that is
-    not known for a service other than storage (accepted with the peer's first choice)."""
+    """The AE's contexts and, in promiscuous mode, each proposed abstract syntax it lacks that is
+    not known for a service other than storage, with the transfer syntaxes of the AE's storage
+    contexts in its order (an AE without storage contexts: whatever the peer proposes)."""
     supported = assoc._supported
     if not assoc.ae.accept_unknown_sop_classes:
         return supported
     known = {context.abstract_syntax for context in supported}
-    extra = {
-        ctx.abstract_syntax: SupportedContext(
-            abstract_syntax=ctx.abstract_syntax, transfer_syntaxes=ctx.transfer_syntaxes[:1]
+    preferred = list(
+        dict.fromkeys(
+            ts
+            for c in supported
+            if uid_to_service_class(c.abstract_syntax) in _STORAGE
+            for ts in c.transfer_syntaxes
         )
-        for ctx in rq.presentation_contexts
-        if ctx.abstract_syntax not in known
-        and ctx.transfer_syntaxes
-        and uid_to_service_class(ctx.abstract_syntax) in _STORABLE
-    }
-    return supported + tuple(extra.values())
+    )
+    proposed: dict[str, list[str]] = {}
+    for ctx in rq.presentation_contexts:
+        if (
+            ctx.abstract_syntax not in known
+            and uid_to_service_class(ctx.abstract_syntax) in _STORABLE
+        ):
+            proposed.setdefault(ctx.abstract_syntax, []).extend(ctx.transfer_syntaxes)
+    extra = (
+        SupportedContext(
+            abstract_syntax=syntax,
+            transfer_syntaxes=tuple(preferred or dict.fromkeys(offered)),
+        )
+        for syntax, offered in proposed.items()
+    )
+    return supported + tuple(extra)
 
 
 def _verify_identity(assoc: Association, item: UserIdentityRQ) -> tuple[bool, bytes | None]:
