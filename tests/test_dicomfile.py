@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydicom import data as pydicom_data
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
@@ -223,7 +224,7 @@ def test_the_data_sets_uids_win_over_the_file_metas() -> None:
 
 # ---- check_dataset: the structure walk ---------------------------------------------------------
 
-TEST_FILES = Path(__import__("pydicom").__file__).parent / "data" / "test_files"
+TEST_FILES = Path(pydicom_data.__file__ or "").parent / "test_files"
 _TRUNCATED = {"MR_truncated.dcm", "rtplan_truncated.dcm"}
 
 
