@@ -329,3 +329,17 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "F: cannot create network" in capsys.readouterr().err
     assert storescp.main([]) == 0
     assert "usage: dicomnet storescp" in capsys.readouterr().out
+
+
+def test_stale_temporary_files_are_removed_at_start(output: Path) -> None:
+    """A storescp killed while receiving leaves ``.dicomnet-*.part``; the next one removes those
+    an hour old, and leaves younger ones (another storescp's) and every other file alone."""
+    stale, fresh, other = (output / n for n in (".dicomnet-a.part", ".dicomnet-b.part", "x.part"))
+    for path in (stale, fresh, other):
+        path.write_bytes(b"partial")
+    old = stale.stat().st_mtime - storescp.STALE_PART_AGE - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    with in_process_storescp("-od", str(output)):
+        pass
+    assert sorted(p.name for p in output.iterdir()) == [".dicomnet-b.part", "x.part"]

@@ -27,8 +27,10 @@ cannot be bound (DCMTK 3.6.7 exits 1).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -221,9 +223,24 @@ def _make_ae(args: argparse.Namespace, output: Path) -> AE:
     ae.accept_unknown_sop_classes = args.promiscuous
     ae.store_recv_chunked_dataset = True
     ae.store_recv_directory = str(output)
-    ae.store_recv_fsync = args.durable
+    ae.store_recv_fsync = args.durable and not args.ignore  # nothing kept: nothing to sync
     ae.store_check_sop_uids = not args.ignore  # 0xA900/0xC000 before the handler, as DCMTK
     return ae
+
+
+#: A temporary file older than this in the output directory was left by a storescp that died.
+STALE_PART_AGE: Final = 3600.0
+
+
+def _remove_stale_parts(output: Path) -> None:
+    """Remove the library's temporary files (``.dicomnet-*.part``) that a storescp killed while
+    receiving left in the output directory (an hour old: none of a running one's)."""
+    cutoff = time.time() - STALE_PART_AGE
+    for part in output.glob(".dicomnet-*.part"):
+        with contextlib.suppress(OSError):
+            if part.lstat().st_mtime < cutoff:
+                part.unlink()
+                LOGGER.warning("removed a stale temporary file: %s", part)
 
 
 def prepare(args: argparse.Namespace) -> tuple[AE, list[tuple[evt.EventType, Any]]] | int:
@@ -232,6 +249,7 @@ def prepare(args: argparse.Namespace) -> tuple[AE, list[tuple[evt.EventType, Any
         LOGGER.critical("specified output directory does not exist")
         return EXITCODE_INVALID_OUTPUT_DIRECTORY
     output = Path(args.output_directory).resolve()
+    _remove_stale_parts(output)
     receiver = Receiver(
         output,
         args.output_directory,
