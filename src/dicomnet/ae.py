@@ -100,6 +100,8 @@ class ApplicationEntity:
         self.store_recv_fsync = False
         #: The largest data set received into memory (a larger one: 0xA700, memory kept flat).
         self.maximum_dataset_size = 1 << 30
+        #: The largest data set received in chunked mode (None: the disk's space is the limit).
+        self.maximum_chunked_dataset_size: int | None = None
         #: Refuse, before the handler, a C-STORE data set whose SOP Class/Instance UIDs are not
         #: the command's (0xA900) or that has none (0xC000), as DCMTK's storescp does.
         self.store_check_sop_uids = False

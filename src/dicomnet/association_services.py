@@ -44,6 +44,7 @@ def store_options(ae: ApplicationEntity, config: _config.ConfigSnapshot) -> Stor
         directory=None if directory is None else os.fspath(directory),
         fsync=ae.store_recv_fsync,
         max_memory=ae.maximum_dataset_size,
+        max_file=ae.maximum_chunked_dataset_size,
         check_uids=ae.store_check_sop_uids,
     )
 

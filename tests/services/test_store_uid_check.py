@@ -95,3 +95,21 @@ def test_uids_beyond_the_kept_start_are_not_refused(stations: Stations) -> None:
     )
     assert response.status == 0x0000
     assert seen == ["1.2.3.4", INSTANCE]
+
+
+def test_a_chunked_data_set_over_its_cap_is_refused(stations: Stations) -> None:
+    """``AE.maximum_chunked_dataset_size``: past it the rest is skipped, 0xA700, no file left,
+    and the association goes on."""
+    big = ct_dataset("1.2.826.0.1.3680043.10.999.7.2")
+    big.add_new(0x00091010, "OB", b"\x00" * 40000)
+    response, seen, files = _send(
+        stations,
+        big,
+        command_instance="1.2.826.0.1.3680043.10.999.7.2",
+        chunked="ae",
+        maximum_chunked_dataset_size=20000,
+    )
+    assert response.status == 0xA700
+    assert "limit" in response.error_comment
+    assert seen == [INSTANCE]  # only the small store that followed
+    assert files == []

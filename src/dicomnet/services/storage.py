@@ -14,6 +14,7 @@ another type 0xC002, a Dataset without Status 0xC001.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -77,6 +78,8 @@ class StoreOptions:
     fsync: bool = False
     #: The largest data set received into memory.
     max_memory: int = 1 << 30
+    #: The largest data set received into a file (None: as large as the disk allows).
+    max_file: int | None = None
     #: Refuse a data set whose SOP Class/Instance UIDs are not the command's (0xA900) or that
     #: has none (0xC000) before the handler runs, as DCMTK's storescp does.
     check_uids: bool = False
@@ -87,7 +90,9 @@ class FileSink:
     ``directory``: the DICOM file format, starting with ``head`` (preamble and File Meta).
     Fragments are gathered up to ``_FILE_BUFFER`` bytes a write (a small data set is one)."""
 
-    def __init__(self, directory: str | None, head: bytes, *, fsync: bool = False) -> None:
+    def __init__(
+        self, directory: str | None, head: bytes, *, fsync: bool = False, limit: int | None = None
+    ) -> None:
         folder = directory if directory is not None else tempfile.gettempdir()
         name = os.path.join(folder, f".dicomnet-{secrets.token_hex(8)}.part")
         self._fd = os.open(name, _CREATE, 0o600)
@@ -96,6 +101,7 @@ class FileSink:
         #: The data set's first bytes (where its SOP UIDs are), kept for the UID check.
         self.start = bytearray()
         self._fsync = fsync
+        self._limit = limit
         self._buffer = bytearray(head)
 
     def write(self, data: memoryview) -> None:
@@ -103,6 +109,8 @@ class FileSink:
         if len(self.start) < _START:
             self.start += data[: _START - len(self.start)]
         self.length += len(data)
+        if self._limit is not None and self.length > self._limit:
+            raise OSError(errno.EFBIG, f"over the {self._limit} byte limit")
         if len(self._buffer) + len(data) > _FILE_BUFFER:
             self._flush()
             if len(data) >= _FILE_BUFFER:
@@ -154,7 +162,7 @@ def store_sink(
             transfer_syntax=str(host.context_tuple(context_id).transfer_syntax),
             source_ae_title=_peer_title(host),
         )
-        return FileSink(options.directory, head, fsync=options.fsync)
+        return FileSink(options.directory, head, fsync=options.fsync, limit=options.max_file)
     return MemorySink(options.max_memory)
 
 
