@@ -17,10 +17,10 @@ otherwise, so every case also checks that no partial file is left behind.
 | 33 reserved bits of the message control header | test_reserved_bits_of_the_control_header_are_ignored | |
 | 34 odd-length fragment | test_odd_length_fragments_are_accepted | |
 | 35 unusable C-STORE command sets | test_store_without_instance_uid_is_answered_0x0120_and_its_data_set_skipped, test_explicit_vr_command_set_is_aborted_2_6 | tests/facade/test_dispatch.py (0x0120, 0x0212, unknown Command Field, no Message ID: on the wire, C-ECHO/C-FIND) |
-| 36 Command Data Set Type contradicted | test_data_set_type_contradicted_is_aborted_2_5, test_store_without_a_data_set_is_not_stored (xfail) | tests/robustness/test_state_timers.py::test_release_request_inside_a_message_is_aborted |
+| 36 Command Data Set Type contradicted | test_data_set_type_contradicted_is_aborted_2_5, test_store_without_a_data_set_is_not_stored | tests/robustness/test_state_timers.py::test_release_request_inside_a_message_is_aborted |
 | 37 Affected SOP Class differs from the context | test_store_for_another_sop_class_is_refused_0x0122_on_its_context | |
 | 38 data set UIDs differ from the command | | tests/apps/test_storescp.py::test_data_set_uids_are_checked (the library leaves that check to the handler, as pynetdicom) |
-| 39 Error Comment over 64 characters, or not LO | test_error_comment_is_cut_to_64_characters, test_error_comment_is_a_valid_lo (xfail for a backslash or control characters) | tests/association/test_services.py::test_echo_handler_results (C-ECHO) |
+| 39 Error Comment over 64 characters, or not LO | test_error_comment_is_cut_to_64_characters, test_error_comment_is_a_valid_lo | tests/association/test_services.py::test_echo_handler_results (C-ECHO) |
 | 40 duplicate Message ID, C-CANCEL flood | test_duplicate_message_ids_are_answered_in_turn, test_cancel_flood_is_bounded_and_unanswered | tests/facade/test_dispatch.py::test_a_c_cancel_is_not_answered (one C-CANCEL) |
 | 41 handler raises / returns garbage / hangs | test_handler_failures_are_answered_with_a_failure_status, test_hanging_handler_is_bounded_by_the_scus_dimse_timeout | tests/association/test_services.py (C-ECHO handlers) |
 
@@ -292,12 +292,6 @@ def test_data_set_type_contradicted_is_aborted_2_5(scp: StoreServer, stream: byt
     scp.assert_still_storing(served)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a C-STORE-RQ announcing no data set is passed to the handler with an empty data "
-    "set and answered with the handler's 0x0000: the SCP reports an instance stored that was "
-    "never sent (PS3.7 9.3.1.1: the Data Set is mandatory; DCMTK aborts)",
-)
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "memory"])
 def test_store_without_a_data_set_is_not_stored(scp: StoreServer, chunked: bool) -> None:
     recorder = StoreRecorder()
@@ -379,7 +373,7 @@ _LONG = "The archive refused this instance because " + "it is far too long " * 1
     [
         (_comment_handler(_LONG), 0xC123, _LONG[:64]),
         (_comment_handler("é" * 100), 0xC123, "?" * 64),
-        (_raising_handler(_LONG), 0xC211, f"handler failed: RuntimeError: {_LONG}"[:64]),
+        (_raising_handler(_LONG), 0xC211, "handler failed (RuntimeError)"),  # no exception text
     ],
     ids=["handler-comment", "non-ascii-comment", "exception-text"],
 )
@@ -407,18 +401,11 @@ def _valid_lo(text: str | None) -> bool:
     return text is not None and len(text) <= 64 and all(" " <= c <= "~" and c != "\\" for c in text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an Error Comment holding a backslash or control characters is not made a valid LO: "
-    "a handler's 'cannot write C:\\spool' goes out as the Python repr "
-    "\"['cannot write C:', 'spool']\" of pydicom's MultiValue; an exception's newline and NUL "
-    "go out raw",
-)
 @pytest.mark.parametrize(
     ("handler", "start"),
     [
         (_comment_handler("cannot write C:\\spool"), "cannot write C:"),
-        (_raising_handler("line one\nline two\x00"), "handler failed: RuntimeError: line one"),
+        (_raising_handler("line one\nline two\x00"), "handler failed (RuntimeError)"),
     ],
     ids=["handler-comment-with-backslash", "exception-text-with-control-characters"],
 )
