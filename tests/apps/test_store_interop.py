@@ -220,18 +220,6 @@ def test_dicomnet_storescu_to_dcmtk_storescp(tmp_path: Path) -> None:
 
 
 @interop
-def test_a_deflated_file_to_dcmtk_storescp(tmp_path: Path) -> None:
-    sources = copy_samples(tmp_path / "in", ["image_dfl.dcm"])
-    output = tmp_path / "out"
-    output.mkdir()
-    command = lambda port: [*dcmtk("storescp"), "-od", str(output), "+xa", str(port)]  # noqa: E731
-    with serving(tmp_path, command) as server:
-        result = run(dicomnet("storescu", HOST, str(server.port), *map(str, sources)))
-    assert result.returncode == 0, result.stderr
-    _check_arrivals(sources, output)
-
-
-@interop
 def test_dcmtk_default_storescp_converts_what_it_does_not_accept(tmp_path: Path) -> None:
     """DCMTK's storescp without ``+xa`` accepts the uncompressed syntaxes but not deflated: the
     deflated file goes over the uncompressed context, inflated by dicomnet."""
