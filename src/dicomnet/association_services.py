@@ -5,18 +5,32 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from dicomnet import _config
 from dicomnet import events as evt
 from dicomnet._bytes import Buffer, is_encodable_uid
-from dicomnet.dimse.assemble import DatasetSink
-from dicomnet.dimse.messages import CEchoRQ, CEchoRSP, DimseMessage, DimseRequest, DimseResponse
+from dicomnet.decoding import decode_dataset
+from dicomnet.dimse.assemble import DatasetSink, MemorySink
+from dicomnet.dimse.messages import (
+    CCancelRQ,
+    CEchoRQ,
+    CEchoRSP,
+    CFindRQ,
+    DimseMessage,
+    DimseRequest,
+    DimseResponse,
+)
 from dicomnet.errors import LocalProtocolError
 from dicomnet.presentation import PresentationContext, PresentationContextTuple
+from dicomnet.services.dispatch import dispatch
+from dicomnet.services.encoding import encode_dataset
+from dicomnet.services.query import PENDING
 from dicomnet.services.statuses import response_status
 from dicomnet.services.storage import StoreOptions, store_sink
 from dicomnet.services.storage_scu import send_c_store
@@ -26,6 +40,8 @@ if TYPE_CHECKING:
     from dicomnet.ae import ApplicationEntity
     from dicomnet.events import HandlerRegistry
     from dicomnet.io.channel import Channel
+    from dicomnet.io.waiter import Waiter
+    from dicomnet.ul.events import MessageReceived
 
 __all__ = ["DimseServices", "store_options"]
 
@@ -33,6 +49,8 @@ LOGGER = logging.getLogger("dicomnet.assoc")
 
 #: Processing failure (PS3.7 C.4): what a response that cannot be encoded is replaced with.
 PROCESSING_FAILURE: Final = 0x0110
+#: Requests kept while another is being answered (the operations window is 1).
+MAX_WAITING: Final = 16
 
 
 def store_options(ae: ApplicationEntity, config: _config.ConfigSnapshot) -> StoreOptions:
@@ -97,12 +115,14 @@ class DimseServices:
         """Where a received message's data set goes (the core's ``sink_factory``)."""
         return store_sink(self, self._store, context_id, message)
 
-    def send_response(self, context_id: int, message: DimseMessage) -> None:
+    def send_response(
+        self, context_id: int, message: DimseMessage, dataset: bytes | None = None
+    ) -> None:
         """Send a response. One that cannot be encoded is replaced by a bare 0x0110 (processing
         failure), so the peer is never left waiting; one the association can no longer carry is
         dropped."""
         try:
-            self._channel.send_message(context_id, message)
+            self._channel.send_message(context_id, message, dataset)
         except LocalProtocolError as exc:
             if not self.is_established or not isinstance(message, DimseResponse):
                 LOGGER.warning("Response not sent: %s", exc)
@@ -123,6 +143,55 @@ class DimseServices:
     def abort_association(self) -> None:
         """A-ABORT from a service that cannot go on."""
         self.abort(block=False)
+
+    # -- operations in progress (C-CANCEL, requests arriving meanwhile) --------------------------
+
+    def _operations(self) -> dict[int, bool]:
+        running: dict[int, bool] | None = self.__dict__.get("_running")
+        if running is None:
+            running = self.__dict__["_running"] = {}
+        return running
+
+    def begin_operation(self, message_id: int) -> None:
+        """A request's handler starts: C-CANCELs for ``message_id`` count from now."""
+        self._operations()[message_id] = False
+
+    def end_operation(self, message_id: int) -> None:
+        """The request is answered; the requests that arrived meanwhile are answered now."""
+        running = self._operations()
+        running.pop(message_id, None)
+        waiting: deque[Any] = self.__dict__.get("_waiting") or deque()
+        while waiting and not running:
+            dispatch(self, waiting.popleft())
+
+    def cancel(self, message_id: int) -> bool:
+        """A C-CANCEL for ``message_id``; False if no such operation runs (it is ignored)."""
+        running = self._operations()
+        if message_id not in running:
+            return False
+        running[message_id] = True
+        return True
+
+    def is_cancelled(self, message_id: int) -> bool:
+        """Whether a C-CANCEL came for the running ``message_id``."""
+        return self._operations().get(message_id, False)
+
+    def defer(self, received: Any) -> bool:
+        """Keep a request that arrived while another is answered (False: none is running). More
+        than ``MAX_WAITING`` waiting is a peer ignoring the operations window: A-ABORT."""
+        if not self._operations():
+            return False
+        waiting = self.__dict__.setdefault("_waiting", deque())
+        if len(waiting) >= MAX_WAITING:
+            LOGGER.error("More than %d requests while one is answered: aborting", MAX_WAITING)
+            self.abort(block=False)
+            return True
+        waiting.append(received)
+        return True
+
+    def poll_input(self) -> None:
+        """Read and dispatch what the peer has sent meanwhile, without waiting (a handler)."""
+        self._channel.poll()
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -174,6 +243,82 @@ class DimseServices:
             originator_aet=originator_aet,
             originator_id=originator_id,
         )
+
+    def send_c_find(
+        self, dataset: Dataset, query_model: str, msg_id: int = 1, priority: int = 2
+    ) -> Iterator[tuple[Dataset, Dataset | None]]:
+        """Send a C-FIND request: yield ``(status, identifier)`` for each response, the
+        identifier decoded for a Pending one (None otherwise), the final response last; an empty
+        status after a DIMSE timeout (the association is aborted) or an abort."""
+        self._check_established("C-FIND")
+        context = self._scu_context(query_model, UID(query_model).name)
+        assert context.context_id is not None
+        syntax = str(context.transfer_syntax[0])
+        request = CFindRQ(message_id=msg_id, affected_sop_class_uid=query_model, priority=priority)
+        return self._responses(context.context_id, request, encode_dataset(dataset, syntax))
+
+    def _responses(
+        self, context_id: int, request: DimseRequest, data: bytes
+    ) -> Iterator[tuple[Dataset, Dataset | None]]:
+        waiter = self._channel.expect(request.message_id)
+        try:
+            try:
+                self._channel.send_message(context_id, request, data)
+            except LocalProtocolError:
+                yield Dataset(), None
+                return
+            self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
+            while True:
+                received = self._next_response(waiter)
+                if received is None:
+                    yield Dataset(), None
+                    return
+                response = received.message
+                assert isinstance(response, DimseResponse)
+                pending = response.status in PENDING
+                yield response_status(response), self._identifier(received) if pending else None
+                if not pending:
+                    return
+        finally:
+            waiter.close()
+
+    def _next_response(self, waiter: Waiter) -> MessageReceived | None:
+        received = waiter.get(self._dimse_timeout)
+        if received is None:
+            if not self.is_aborted and not self.is_released:
+                LOGGER.error("No response within the DIMSE timeout: aborting the association")
+                self.abort()
+            return None
+        self._notify(
+            evt.EVT_DIMSE_RECV, {"message": received.message, "context_id": received.context_id}
+        )
+        return received
+
+    def _identifier(self, received: MessageReceived) -> Dataset | None:
+        sink = received.dataset
+        if not isinstance(sink, MemorySink):
+            return None
+        syntax = self.context_tuple(received.context_id).transfer_syntax
+        try:
+            return decode_dataset(sink.data, syntax, limit=self._store.max_memory)
+        except ValueError as exc:
+            LOGGER.error("A response's identifier cannot be decoded: %s", exc)
+            return None
+
+    def send_c_cancel(
+        self, msg_id: int, context_id: int | None = None, query_model: str | None = None
+    ) -> None:
+        """Send a C-CANCEL for the request ``msg_id`` on ``context_id`` (or on the context of
+        ``query_model``): the peer ends that operation with Cancel (0xFE00)."""
+        self._check_established("C-CANCEL")
+        if context_id is None:
+            if query_model is None:
+                raise ValueError("'context_id' or 'query_model' must be given")
+            context_id = self._scu_context(query_model, UID(query_model).name).context_id
+            assert context_id is not None
+        request = CCancelRQ(message_id_being_responded_to=msg_id)
+        self._channel.send_message(context_id, request)
+        self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
 
     def send_request(
         self,

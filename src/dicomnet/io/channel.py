@@ -157,13 +157,10 @@ class Channel:
 
     def locked(self, action: Callable[[], T], *, write_wait: float | None = None) -> T:
         """Run ``action`` on the connection under its lock, then write and obey what it produced.
-
         Events are queued for the reading thread; bytes are written by this thread; the hooks
         are called once no lock is held (a handler behind them may use the association).
-        ``write_wait``: how long to wait for a write in progress on another thread (or for a
-        thread queued behind one); past it the peer is given up (it does not read): the socket is
-        shut down, nothing more is written, and ``action`` is not run (``PeerStalledError``).
-        """
+        ``write_wait``: how long to wait for a write in progress on another thread; past it the
+        peer is given up (the socket is shut down, ``action`` not run: ``PeerStalledError``)."""
         transitions: list[Transition] = []
         if not self._lock.acquire(timeout=-1 if write_wait is None else write_wait):
             self._give_up_peer()
@@ -195,8 +192,7 @@ class Channel:
         return False
 
     def _give_up_peer(self) -> None:
-        """Stop talking to a peer that does not read: shut the socket down (stuck writes fail,
-        the reader sees the end of the connection) and write nothing more."""
+        """Stop talking to a peer that does not read: shut the socket down, write nothing more."""
         self.write_failed = True
         sock = self.sock
         if sock is not None:
@@ -426,6 +422,12 @@ class Channel:
             if not owned:
                 self.give_token()
 
+    def poll(self) -> None:
+        """Read what has arrived, without waiting, and dispatch it (on the reading thread)."""
+        if self.reads_here() and self.step(time.monotonic()):
+            while self._pending:
+                self._dispatch(self._pending.popleft())
+
     def step(self, deadline: float | None, *, yield_to_claims: bool = False) -> bool:
         """Dispatch one queued event, or read once (the caller holds the token); False when there
         is nothing more to do. The reader thread stops waiting when another thread claims."""
@@ -515,8 +517,7 @@ class Channel:
     def tls_info(self) -> TlsInfo | None:  # None without TLS, or before the handshake
         return None if self.transport is None else self.transport.tls
 
-    def end_waiters(self) -> None:
-        """No response can come any more: wake every waiting requester (and a reading one)."""
+    def end_waiters(self) -> None:  # no response can come any more: wake every requester
         for waiter in list(self._waiters.values()):
             waiter.end()
         self._wake()
@@ -595,6 +596,5 @@ class Channel:
         return self._closed_event.wait(timeout)
 
     @property
-    def finished(self) -> bool:
-        """The socket has been released."""
+    def finished(self) -> bool:  # the socket has been released
         return self._finished

@@ -15,6 +15,7 @@ from dicomnet.dimse.messages import (
     MESSAGE_TYPES,
     CCancelRQ,
     CEchoRQ,
+    CFindRQ,
     CStoreRQ,
     DimseMessage,
     DimseRequest,
@@ -22,6 +23,7 @@ from dicomnet.dimse.messages import (
 )
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
+from dicomnet.services.query import answer_find
 from dicomnet.services.storage import StoreOptions, answer_store
 from dicomnet.services.verification import answer_echo
 from dicomnet.ul.events import CommandRejected, MessageReceived
@@ -47,8 +49,10 @@ class ServiceHost(Protocol):
     def context_tuple(self, context_id: int) -> PresentationContextTuple:
         """The accepted context ``context_id`` as (ID, abstract syntax, transfer syntax)."""
 
-    def send_response(self, context_id: int, message: DimseMessage) -> None:
-        """Send a response on ``context_id``."""
+    def send_response(
+        self, context_id: int, message: DimseMessage, dataset: bytes | None = None
+    ) -> None:
+        """Send a response (with its data set, if it has one) on ``context_id``."""
 
     def abort_association(self) -> None:
         """Give up on the association (A-ABORT)."""
@@ -57,6 +61,24 @@ class ServiceHost(Protocol):
     def store_options(self) -> StoreOptions:
         """How C-STORE data sets are received and checked."""
 
+    def begin_operation(self, message_id: int) -> None:
+        """A request's handler starts (C-CANCELs for it count from now)."""
+
+    def end_operation(self, message_id: int) -> None:
+        """The request is answered; requests that arrived meanwhile are answered now."""
+
+    def cancel(self, message_id: int) -> bool:
+        """A C-CANCEL for ``message_id``: False if no such operation is running."""
+
+    def is_cancelled(self, message_id: int) -> bool:
+        """Whether a C-CANCEL came for the running ``message_id``."""
+
+    def defer(self, received: MessageReceived | CommandRejected) -> bool:
+        """Keep a request that arrived while another runs; False when too many wait."""
+
+    def poll_input(self) -> None:
+        """Read and dispatch what the peer has sent meanwhile, without waiting."""
+
 
 def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> None:
     """Answer one received message or rejected command set."""
@@ -64,6 +86,15 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         _reject(host, received)
         return
     message = received.message
+    if isinstance(message, CCancelRQ):
+        if not host.cancel(message.message_id_being_responded_to):
+            LOGGER.info(
+                "C-CANCEL for Message ID %d: nothing to cancel",
+                message.message_id_being_responded_to,
+            )
+        return
+    if not isinstance(message, DimseResponse) and host.defer(received):
+        return  # another request is still being answered: this one waits its turn
     if isinstance(message, DimseResponse):
         LOGGER.warning(
             "Received a %s answering no outstanding request (Message ID %d): ignored",
@@ -75,10 +106,8 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         answer_store(host, received, message)
     elif isinstance(message, CEchoRQ):
         answer_echo(host, received, message)
-    elif isinstance(message, CCancelRQ):
-        LOGGER.info(
-            "C-CANCEL for Message ID %d: nothing to cancel", message.message_id_being_responded_to
-        )
+    elif isinstance(message, CFindRQ):
+        answer_find(host, received, message)
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
 

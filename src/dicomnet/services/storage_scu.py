@@ -13,11 +13,8 @@ with pydicom (a deflated file inflated with a cap).
 
 from __future__ import annotations
 
-import array
-import copy
 import errno
 import os
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +22,6 @@ from typing import Final, Protocol
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import correct_ambiguous_vr, write_dataset
 from pydicom.uid import UID
 
 from dicomnet._bytes import Buffer
@@ -41,6 +36,7 @@ from dicomnet.dicomfile import (
 )
 from dicomnet.dimse.messages import CStoreRQ, CStoreRSP, DimseMessage
 from dicomnet.presentation import PresentationContext
+from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.statuses import response_status
 from dicomnet.uids import (
     EXPLICIT_VR_BIG_ENDIAN,
@@ -53,7 +49,6 @@ __all__ = [
     "NoContextError",
     "RequestHost",
     "choose_context",
-    "encode_dataset",
     "send_c_store",
     "store",
 ]
@@ -69,12 +64,6 @@ _PREFERENCE: Final = (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
 )
-_ENCODINGS: Final = {
-    IMPLICIT_VR_LITTLE_ENDIAN: (True, True),
-    EXPLICIT_VR_LITTLE_ENDIAN: (False, True),
-    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN: (False, True),
-    EXPLICIT_VR_BIG_ENDIAN: (False, False),
-}
 
 
 class NoContextError(ValueError):
@@ -246,52 +235,6 @@ def _read_converted(path: Path, offset: int, transfer_syntax: str) -> Dataset:
         stream.seek(offset)
         raw = stream.read()
     return decode_dataset(raw, transfer_syntax)
-
-
-def encode_dataset(dataset: Dataset, transfer_syntax: str, *, source_little: bool = True) -> bytes:
-    """``dataset`` encoded for ``transfer_syntax`` (deflated for the deflated one; explicit VR
-    little endian for every encapsulated, compressed one). ``source_little``: whether its binary
-    values (OW, OF, ...) are little endian; they are byte-swapped for the other byte order."""
-    implicit, little = _ENCODINGS.get(transfer_syntax, (False, True))
-    if little != source_little:
-        dataset = swap_binary_values(dataset, source_little=source_little)
-    stream = DicomBytesIO()
-    stream.is_implicit_VR, stream.is_little_endian = implicit, little
-    write_dataset(stream, dataset)
-    encoded = stream.getvalue()
-    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-        deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-        encoded = deflater.compress(encoded) + deflater.flush()
-        encoded += b"\x00" * (len(encoded) % 2)
-    return bytes(encoded)
-
-
-#: Width of the words of the binary VRs whose bytes pydicom writes as they are.
-_WORD: Final = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
-_ARRAY: Final = {2: "H", 4: "L", 8: "Q"}
-
-
-def swap_binary_values(dataset: Dataset, *, source_little: bool) -> Dataset:
-    """A copy of ``dataset`` whose OW/OF/OL/OD/OV values (in sequences too) are byte-swapped,
-    for encoding in the other byte order (pydicom re-encodes numbers, not these bytes)."""
-    copied = copy.deepcopy(dataset)
-    correct_ambiguous_vr(copied, is_little_endian=source_little)
-    _swap_in_place(copied)
-    return copied
-
-
-def _swap_in_place(dataset: Dataset) -> None:
-    for element in dataset:
-        if element.VR == "SQ":
-            for item in element.value:
-                _swap_in_place(item)
-            continue
-        width = _WORD.get(str(element.VR))
-        value = element.value
-        if width and isinstance(value, bytes) and len(value) % width == 0:
-            words = array.array(_ARRAY[width], value)
-            words.byteswap()
-            element.value = words.tobytes()
 
 
 def _from_dataset(host: RequestHost, dataset: Dataset) -> _Payload:

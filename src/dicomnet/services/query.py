@@ -1,0 +1,112 @@
+"""Query (C-FIND) as SCP, with C-CANCEL: pynetdicom's yield contract.
+
+The EVT_C_FIND handler is a generator of ``(status, identifier)``: each Pending (0xFF00/0xFF01)
+yield is sent at once as a C-FIND-RSP carrying the identifier; a yield of any other status ends
+the operation with it; when the generator is exhausted, Success follows. Between yields the
+association reads what the peer has sent meanwhile (without waiting), so a C-CANCEL-RQ turns
+``event.is_cancelled`` True, and the operation then ends with Cancel (0xFE00) at the next yield,
+as in pynetdicom. A handler that raises earns 0xC311, a yield that is not a pair or a status
+0xC002, an identifier that cannot be encoded 0xC312.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from pydicom.dataset import Dataset
+
+from dicomnet import events as evt
+from dicomnet.dimse.assemble import MemorySink
+from dicomnet.dimse.messages import CFindRQ, CFindRSP
+from dicomnet.dimse_primitives import from_message
+from dicomnet.services.encoding import encode_dataset
+from dicomnet.services.statuses import status_fields
+from dicomnet.ul.events import MessageReceived
+
+if TYPE_CHECKING:
+    from dicomnet.services.dispatch import ServiceHost
+
+__all__ = ["answer_find"]
+
+LOGGER = logging.getLogger("dicomnet.services")
+
+PENDING: Final = frozenset({0xFF00, 0xFF01})
+CANCEL: Final = 0xFE00
+HANDLER_FAILED, BAD_IDENTIFIER, INVALID = 0xC311, 0xC312, 0xC002
+
+
+def answer_find(host: ServiceHost, received: MessageReceived, request: CFindRQ) -> None:
+    """Run the EVT_C_FIND handler and send its responses, the final one last."""
+    context = host.context_tuple(received.context_id)
+    sink = received.dataset
+    data = sink.data if isinstance(sink, MemorySink) else b""
+    message_id = request.message_id
+    host.begin_operation(message_id)
+    try:
+        attrs = {
+            "request": from_message(request, data),
+            "context": context,
+            "_is_cancelled": lambda: host.is_cancelled(message_id),
+        }
+        final = _run(host, received.context_id, request, attrs, str(context.transfer_syntax))
+        _respond(host, received.context_id, request, final, None)
+    finally:
+        host.end_operation(message_id)  # requests that came meanwhile are answered after it
+
+
+def _run(
+    host: ServiceHost,
+    context_id: int,
+    request: CFindRQ,
+    attrs: dict[str, Any],
+    transfer_syntax: str,
+) -> dict[str, Any]:
+    """Send the Pending responses; the fields of the final one."""
+    try:
+        results = host.registry.intervene(host.event_owner(), evt.EVT_C_FIND, attrs)
+        for item in results:
+            if host.is_cancelled(request.message_id):
+                return {"status": CANCEL}
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                LOGGER.error("The C-FIND handler yielded %r, not (status, identifier)", item)
+                return {"status": INVALID}
+            fields = status_fields(item[0], failure=INVALID, what="C-FIND")
+            if fields["status"] not in PENDING:
+                return fields
+            identifier = _encoded(item[1], transfer_syntax)
+            if identifier is None:
+                return {"status": BAD_IDENTIFIER}
+            _respond(host, context_id, request, fields, identifier)
+            host.poll_input()
+    except Exception:
+        LOGGER.exception("Exception in the handler bound to 'evt.EVT_C_FIND'")
+        return {"status": HANDLER_FAILED}
+    return {"status": CANCEL if host.is_cancelled(request.message_id) else 0x0000}
+
+
+def _encoded(identifier: object, transfer_syntax: str) -> bytes | None:
+    if not isinstance(identifier, Dataset):
+        LOGGER.error("The C-FIND handler yielded a Pending status without an identifier")
+        return None
+    try:
+        return encode_dataset(identifier, transfer_syntax)
+    except Exception:
+        LOGGER.exception("The C-FIND handler's identifier cannot be encoded")
+        return None
+
+
+def _respond(
+    host: ServiceHost,
+    context_id: int,
+    request: CFindRQ,
+    fields: dict[str, Any],
+    identifier: bytes | None,
+) -> None:
+    response = CFindRSP(
+        message_id_being_responded_to=request.message_id,
+        affected_sop_class_uid=request.affected_sop_class_uid,
+        has_dataset=identifier is not None,
+        **fields,
+    )
+    host.send_response(context_id, response, identifier)
