@@ -176,12 +176,12 @@ def test_a_request_arriving_during_a_find_is_answered_after_it(stations: Station
     assert sent == ["CFindRSP FF00", "CFindRSP FF00", "CFindRSP 0000", "CEchoRSP 0000"]
 
 
-def test_pynetdicom_both_ways(stations: Stations) -> None:
+def test_pynetdicom_both_ways(stations: Stations, monkeypatch: pytest.MonkeyPatch) -> None:
     from pynetdicom import AE as PynAE  # noqa: N811
     from pynetdicom import _config as pyn_config
     from pynetdicom import evt as pyn_evt
 
-    pyn_config.LOG_HANDLER_LEVEL = "none"
+    monkeypatch.setattr(pyn_config, "LOG_HANDLER_LEVEL", "none")
     station = _find_scp(stations, Matches())
     theirs = PynAE("PYNSCU")
     theirs.add_requested_context(FIND, EXPLICIT)
