@@ -22,6 +22,7 @@ from dicomnet.dimse.messages import (
     CEchoRQ,
     CEchoRSP,
     CFindRQ,
+    CGetRQ,
     DimseMessage,
     DimseRequest,
     DimseResponse,
@@ -33,7 +34,7 @@ from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.query import PENDING
 from dicomnet.services.statuses import response_status
 from dicomnet.services.storage import StoreOptions, store_sink
-from dicomnet.services.storage_scu import send_c_store
+from dicomnet.services.storage_scu import send_c_store, store
 from dicomnet.sop_class import Verification
 
 if TYPE_CHECKING:
@@ -193,6 +194,14 @@ class DimseServices:
         """Read and dispatch what the peer has sent meanwhile, without waiting (a handler)."""
         self._channel.poll()
 
+    def store_suboperation(self, dataset: Any, message_id: int) -> int | None:
+        """C-STORE ``dataset`` as a sub-operation of the request ``message_id`` (the caller is
+        the handler's thread, which reads the response itself): its status, or None."""
+        number = self.__dict__.get("_sub_message_id", 0) % 0xFFFF + 1
+        self.__dict__["_sub_message_id"] = number
+        response = store(self, dataset, msg_id=number)
+        return None if response is None else response.status
+
     # -- requests --------------------------------------------------------------------------------
 
     def _check_established(self, service: str) -> None:
@@ -250,11 +259,27 @@ class DimseServices:
         """Send a C-FIND request: yield ``(status, identifier)`` for each response, the
         identifier decoded for a Pending one (None otherwise), the final response last; an empty
         status after a DIMSE timeout (the association is aborted) or an abort."""
-        self._check_established("C-FIND")
+        request = CFindRQ(message_id=msg_id, affected_sop_class_uid=query_model, priority=priority)
+        return self._query("C-FIND", request, dataset)
+
+    def send_c_get(
+        self, dataset: Dataset, query_model: str, msg_id: int = 1, priority: int = 2
+    ) -> Iterator[tuple[Dataset, Dataset | None]]:
+        """Send a C-GET request: yield ``(status, identifier)`` for each response (the counts in
+        the status; an identifier, the Failed SOP Instance UID List, with a final one that has
+        it). The instances arrive as C-STOREs on this association, to its EVT_C_STORE handler:
+        propose their storage contexts with the SCP role (``build_role``)."""
+        request = CGetRQ(message_id=msg_id, affected_sop_class_uid=query_model, priority=priority)
+        return self._query("C-GET", request, dataset)
+
+    def _query(
+        self, service: str, request: CFindRQ | CGetRQ, dataset: Dataset
+    ) -> Iterator[tuple[Dataset, Dataset | None]]:
+        self._check_established(service)
+        query_model = request.affected_sop_class_uid
         context = self._scu_context(query_model, UID(query_model).name)
         assert context.context_id is not None
         syntax = str(context.transfer_syntax[0])
-        request = CFindRQ(message_id=msg_id, affected_sop_class_uid=query_model, priority=priority)
         return self._responses(context.context_id, request, encode_dataset(dataset, syntax))
 
     def _responses(
@@ -276,7 +301,7 @@ class DimseServices:
                 response = received.message
                 assert isinstance(response, DimseResponse)
                 pending = response.status in PENDING
-                yield response_status(response), self._identifier(received) if pending else None
+                yield response_status(response), self._identifier(received)
                 if not pending:
                     return
         finally:

@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 
 from dicomnet import evt
 from dicomnet.ae import ApplicationEntity
-from dicomnet.dimse.messages import CGetRQ, CGetRSP
+from dicomnet.dimse.messages import CMoveRQ, CMoveRSP
 from dicomnet.events import Event
 from dicomnet.pdu import AAbort
 from dicomnet.pdu.encode import encode_pdu_parts
@@ -115,7 +115,7 @@ def test_an_unsupported_request_is_answered_0x0211(scu: ApplicationEntity, scp: 
     assert context_id is not None
     # an identifier: (0008,0052) Query/Retrieve Level "STUDY ", implicit VR little endian
     dataset = b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY "
-    request = CGetRQ(message_id=7, affected_sop_class_uid=CT_STORAGE)
+    request = CMoveRQ(message_id=7, affected_sop_class_uid=CT_STORAGE, move_destination="ANY")
     waiter = assoc._channel.expect(7)
     try:
         assoc._channel.send_message(context_id, request, dataset)
@@ -124,7 +124,7 @@ def test_an_unsupported_request_is_answered_0x0211(scu: ApplicationEntity, scp: 
         waiter.close()
     assert received is not None
     response = received.message
-    assert isinstance(response, CGetRSP)
+    assert isinstance(response, CMoveRSP)
     assert response.status == 0x0211
     assert response.message_id_being_responded_to == 7
     assert assoc.is_established  # answered, not aborted

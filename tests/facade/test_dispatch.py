@@ -15,8 +15,8 @@ from dicomnet.dimse.messages import (
     CEchoRQ,
     CEchoRSP,
     CFindRSP,
-    CGetRQ,
-    CGetRSP,
+    CMoveRQ,
+    CMoveRSP,
     DimseMessage,
 )
 from dicomnet.pdu import PDV, PDataTF
@@ -192,13 +192,19 @@ def test_a_request_no_service_handles_is_answered_0x0211(net: Network) -> None:
     log = EventLog()
     _, server = net.scp(log.handlers([evt.EVT_DIMSE_SENT]), contexts=[VERIFICATION, CT_STORAGE])
     peer = net.requestor(server.server_address)
-    _send(peer, CGetRQ(message_id=21, affected_sop_class_uid=CT_STORAGE), context_id=3)
+    _send(
+        peer,
+        CMoveRQ(message_id=21, affected_sop_class_uid=CT_STORAGE, move_destination="ANY"),
+        context_id=3,
+    )
     assert _response(peer) == (
         3,
-        CGetRSP(message_id_being_responded_to=21, status=0x0211, affected_sop_class_uid=CT_STORAGE),
+        CMoveRSP(
+            message_id_being_responded_to=21, status=0x0211, affected_sop_class_uid=CT_STORAGE
+        ),
     )
     assert log.wait_for("EVT_DIMSE_SENT")
     (sent,) = log.of("EVT_DIMSE_SENT")
     assert sent.context_id == 3
-    assert isinstance(sent.message, CGetRSP)
+    assert isinstance(sent.message, CMoveRSP)
     _still_usable(peer)

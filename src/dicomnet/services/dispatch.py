@@ -16,6 +16,7 @@ from dicomnet.dimse.messages import (
     CCancelRQ,
     CEchoRQ,
     CFindRQ,
+    CGetRQ,
     CStoreRQ,
     DimseMessage,
     DimseRequest,
@@ -24,6 +25,7 @@ from dicomnet.dimse.messages import (
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
 from dicomnet.services.query import answer_find
+from dicomnet.services.retrieve import answer_get
 from dicomnet.services.storage import StoreOptions, answer_store
 from dicomnet.services.verification import answer_echo
 from dicomnet.ul.events import CommandRejected, MessageReceived
@@ -79,6 +81,10 @@ class ServiceHost(Protocol):
     def poll_input(self) -> None:
         """Read and dispatch what the peer has sent meanwhile, without waiting."""
 
+    def store_suboperation(self, dataset: Any, message_id: int) -> int | None:
+        """C-STORE ``dataset`` (a Dataset or a path) on the peer as a sub-operation of the
+        request ``message_id``: the status, None if no response came."""
+
 
 def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> None:
     """Answer one received message or rejected command set."""
@@ -108,6 +114,8 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         answer_echo(host, received, message)
     elif isinstance(message, CFindRQ):
         answer_find(host, received, message)
+    elif isinstance(message, CGetRQ):
+        answer_get(host, received, message)
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
 
