@@ -61,6 +61,7 @@ class Matches:
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
+            record["yielded"] = number + 1
             yield 0xFF00, _match(number)
             if self.after is not None:
                 self.after(number)
@@ -231,3 +232,15 @@ def test_the_identifier_is_encoded_in_the_context_transfer_syntax() -> None:
     response = CFindRSP(message_id_being_responded_to=1, status=0xFF00, has_dataset=True)
     assert response.has_dataset
     assert CFindRQ(message_id=1, affected_sop_class_uid=FIND).has_dataset
+
+
+def test_a_find_stops_when_the_peer_aborts(stations: Stations) -> None:
+    """The handler is not driven to its end for an association that is gone."""
+    handler = Matches()
+    station = _find_scp(stations, handler)
+    assoc = _scu(stations, station.port)
+    finding = assoc.send_c_find(_query(100000), FIND)
+    assert next(finding)[0].Status == 0xFF00
+    assoc.abort()
+    station.server.shutdown()  # returns once the SCP's association has ended
+    assert 1 <= handler.seen[0]["yielded"] < 100000

@@ -66,8 +66,8 @@ def _run(
     try:
         results = host.registry.intervene(host.event_owner(), evt.EVT_C_FIND, attrs)
         for item in results:
-            if host.is_cancelled(request.message_id):
-                return {"status": CANCEL}
+            if host.is_cancelled(request.message_id) or not host.event_owner().is_established:
+                return {"status": CANCEL}  # (an association that ended hears nothing more)
             if not (isinstance(item, tuple | list) and len(item) == 2):
                 LOGGER.error("The C-FIND handler yielded %r, not (status, identifier)", item)
                 return {"status": INVALID}

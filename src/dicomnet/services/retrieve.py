@@ -119,8 +119,8 @@ def _one(
     host: ServiceHost, context_id: int, request: CGetRQ, item: object, tally: _Tally
 ) -> dict[str, Any] | None:
     """One yielded pair: None to go on, else the final response's fields."""
-    if host.is_cancelled(request.message_id):
-        return {"status": CANCEL}
+    if host.is_cancelled(request.message_id) or not host.event_owner().is_established:
+        return {"status": CANCEL}  # (an association that ended hears nothing more)
     if not (isinstance(item, tuple | list) and len(item) == 2):
         LOGGER.error("The C-GET handler yielded %r, not (status, dataset)", item)
         return {"status": INVALID}
