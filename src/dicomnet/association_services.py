@@ -369,14 +369,7 @@ class DimseServices:
                 self.abort()
                 raise
             self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
-            received = waiter.get(self._dimse_timeout)
+            received = self._next_response(waiter)
         finally:
             waiter.close()
-        if received is None:
-            if not self.is_aborted and not self.is_released:
-                LOGGER.error("No response within the DIMSE timeout: aborting the association")
-                self.abort()
-            return None
-        attrs = {"message": received.message, "context_id": received.context_id}
-        self._notify(evt.EVT_DIMSE_RECV, attrs)
-        return received.message
+        return None if received is None else received.message

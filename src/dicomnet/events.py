@@ -31,7 +31,7 @@ from pydicom.uid import UID
 
 from dicomnet import uids
 from dicomnet.decoding import decode_dataset, read_dataset_file
-from dicomnet.dicomfile import MAX_INFLATED_LENGTH, read_file_info
+from dicomnet.dicomfile import MAX_INFLATED_LENGTH, PREAMBLE, read_file_info
 from dicomnet.dimse_primitives import (
     C_ECHO,
     C_FIND,
@@ -185,7 +185,6 @@ _DIMSE_SERVICES: Final = (
     N_SET,
 )  # fmt: skip
 _CANCELLABLE: Final = frozenset({"EVT_C_FIND", "EVT_C_GET", "EVT_C_MOVE"})
-_PREAMBLE: Final = b"\x00" * 128 + b"DICM"
 
 
 class Event:
@@ -331,7 +330,7 @@ class Event:
         if not include_meta:
             return raw
         out = DicomBytesIO()
-        out.write(_PREAMBLE)
+        out.write(PREAMBLE)
         write_file_meta_info(out, self.file_meta, enforce_standard=True)
         return bytes(out.getvalue()) + raw
 

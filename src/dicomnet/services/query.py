@@ -11,14 +11,16 @@ as in pynetdicom. A handler that raises earns 0xC311, a yield that is not a pair
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
 
 from dicomnet import events as evt
 from dicomnet.dimse.assemble import MemorySink
-from dicomnet.dimse.messages import CFindRQ, CFindRSP
+from dicomnet.dimse.messages import CFindRQ, CFindRSP, CGetRQ
 from dicomnet.dimse_primitives import from_message
 from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.statuses import status_fields
@@ -27,7 +29,7 @@ from dicomnet.ul.events import MessageReceived
 if TYPE_CHECKING:
     from dicomnet.services.dispatch import ServiceHost
 
-__all__ = ["answer_find"]
+__all__ = ["answer_find", "operation"]
 
 LOGGER = logging.getLogger("dicomnet.services")
 
@@ -36,23 +38,33 @@ CANCEL: Final = 0xFE00
 HANDLER_FAILED, BAD_IDENTIFIER, INVALID = 0xC311, 0xC312, 0xC002
 
 
-def answer_find(host: ServiceHost, received: MessageReceived, request: CFindRQ) -> None:
-    """Run the EVT_C_FIND handler and send its responses, the final one last."""
-    context = host.context_tuple(received.context_id)
+@contextlib.contextmanager
+def operation(
+    host: ServiceHost, received: MessageReceived, request: CFindRQ | CGetRQ
+) -> Iterator[dict[str, Any]]:
+    """A cancellable request's run: its handler's attrs (``request`` with its identifier,
+    ``context``, the C-CANCEL check), the operation registered with the host while it lasts;
+    requests that came meanwhile are answered after it."""
     sink = received.dataset
     data = sink.data if isinstance(sink, MemorySink) else b""
     message_id = request.message_id
     host.begin_operation(message_id)
     try:
-        attrs = {
+        yield {
             "request": from_message(request, data),
-            "context": context,
+            "context": host.context_tuple(received.context_id),
             "_is_cancelled": lambda: host.is_cancelled(message_id),
         }
-        final = _run(host, received.context_id, request, attrs, str(context.transfer_syntax))
-        _respond(host, received.context_id, request, final, None)
     finally:
-        host.end_operation(message_id)  # requests that came meanwhile are answered after it
+        host.end_operation(message_id)
+
+
+def answer_find(host: ServiceHost, received: MessageReceived, request: CFindRQ) -> None:
+    """Run the EVT_C_FIND handler and send its responses, the final one last."""
+    with operation(host, received, request) as attrs:
+        syntax = str(attrs["context"].transfer_syntax)
+        final = _run(host, received.context_id, request, attrs, syntax)
+        _respond(host, received.context_id, request, final, None)
 
 
 def _run(

@@ -20,11 +20,9 @@ from typing import TYPE_CHECKING, Any, Final
 from pydicom.dataset import Dataset
 
 from dicomnet import events as evt
-from dicomnet.dimse.assemble import MemorySink
 from dicomnet.dimse.messages import CGetRQ, CGetRSP
-from dicomnet.dimse_primitives import from_message
 from dicomnet.services.encoding import encode_dataset
-from dicomnet.services.query import CANCEL, PENDING
+from dicomnet.services.query import CANCEL, PENDING, operation
 from dicomnet.services.statuses import status_fields
 from dicomnet.status import STATUS_WARNING, code_to_category
 from dicomnet.ul.events import MessageReceived
@@ -73,21 +71,10 @@ class _Tally:
 
 def answer_get(host: ServiceHost, received: MessageReceived, request: CGetRQ) -> None:
     """Run the EVT_C_GET handler, store its data sets on the requestor, send the responses."""
-    context = host.context_tuple(received.context_id)
-    sink = received.dataset
-    data = sink.data if isinstance(sink, MemorySink) else b""
-    message_id = request.message_id
-    host.begin_operation(message_id)
-    try:
-        attrs = {
-            "request": from_message(request, data),
-            "context": context,
-            "_is_cancelled": lambda: host.is_cancelled(message_id),
-        }
+    with operation(host, received, request) as attrs:
         outcome = _run(host, received.context_id, request, attrs)
-        _final(host, received.context_id, request, outcome, str(context.transfer_syntax))
-    finally:
-        host.end_operation(message_id)
+        syntax = str(attrs["context"].transfer_syntax)
+        _final(host, received.context_id, request, outcome, syntax)
 
 
 def _run(
