@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 
@@ -11,7 +10,8 @@ from dicomnet import evt
 from dicomnet.ae import ApplicationEntity
 from tests.association.conftest import ScpFactory
 from tests.association.support import EventLog, wait_ended
-from tests.io.peers import eventually, fd_count
+from tests.io.peers import eventually
+from tests.robustness.support import Baseline
 
 
 def _ipv6_available() -> bool:
@@ -25,18 +25,14 @@ def _ipv6_available() -> bool:
     return True
 
 
-def _threads() -> int:
-    return threading.active_count()
-
-
 def test_resources_return_to_baseline_after_fifty_associations(
     scu: ApplicationEntity, scp: ScpFactory
 ) -> None:
-    baseline_threads, baseline_fds = _threads(), fd_count()
+    baseline = Baseline()
     scp_log = EventLog()
     _, server = scp(scp_log.handlers([evt.EVT_CONN_OPEN]))
-    assert eventually(lambda: _threads() > baseline_threads)
-    serving_threads, serving_fds = _threads(), fd_count()
+    assert eventually(lambda: bool(baseline.new_threads()))
+    serving = Baseline()
     port = server.server_address[1]
     requestors = []
     for index in range(50):
@@ -54,12 +50,10 @@ def test_resources_return_to_baseline_after_fifty_associations(
     assert len(acceptors) == 50
     wait_ended([*requestors, *acceptors])
     assert eventually(lambda: not server.active_associations and not scu.active_associations)
-    assert eventually(lambda: _threads() == serving_threads)
-    assert eventually(lambda: fd_count() == serving_fds)
+    assert eventually(serving.restored), serving.describe()
 
     server.shutdown()
-    assert eventually(lambda: _threads() == baseline_threads)
-    assert eventually(lambda: fd_count() == baseline_fds)
+    assert eventually(lambda: baseline.restored(spare_threads=0)), baseline.describe()
 
 
 def test_association_over_ipv6(scu: ApplicationEntity, scp: ScpFactory) -> None:
