@@ -23,6 +23,7 @@ from dicomnet.dimse.messages import (
     CEchoRSP,
     CFindRQ,
     CGetRQ,
+    CMoveRQ,
     DimseMessage,
     DimseRequest,
     DimseResponse,
@@ -272,8 +273,34 @@ class DimseServices:
         request = CGetRQ(message_id=msg_id, affected_sop_class_uid=query_model, priority=priority)
         return self._query("C-GET", request, dataset)
 
+    def send_c_move(
+        self,
+        dataset: Dataset,
+        move_aet: str,
+        query_model: str,
+        msg_id: int = 1,
+        priority: int = 2,
+    ) -> Iterator[tuple[Dataset, Dataset | None]]:
+        """Send a C-MOVE request: the peer stores the matching instances on the AE ``move_aet``
+        over an association of its own. Yield ``(status, identifier)`` for each response, as
+        ``send_c_get`` (the counts in the status, the Failed SOP Instance UID List with a final
+        one that has it)."""
+        title: object = move_aet
+        if isinstance(title, bytes):  # pynetdicom took bytes once
+            title = title.decode("ascii", "replace")
+        destination = title.strip() if isinstance(title, str) else ""
+        if not destination or len(destination) > 16:
+            raise ValueError(f"'move_aet' must be an AE title of 1 to 16 characters: {move_aet!r}")
+        request = CMoveRQ(
+            message_id=msg_id,
+            affected_sop_class_uid=query_model,
+            priority=priority,
+            move_destination=destination,
+        )
+        return self._query("C-MOVE", request, dataset)
+
     def _query(
-        self, service: str, request: CFindRQ | CGetRQ, dataset: Dataset
+        self, service: str, request: CFindRQ | CGetRQ | CMoveRQ, dataset: Dataset
     ) -> Iterator[tuple[Dataset, Dataset | None]]:
         self._check_established(service)
         query_model = request.affected_sop_class_uid

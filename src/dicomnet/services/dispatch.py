@@ -17,6 +17,7 @@ from dicomnet.dimse.messages import (
     CEchoRQ,
     CFindRQ,
     CGetRQ,
+    CMoveRQ,
     CStoreRQ,
     DimseMessage,
     DimseRequest,
@@ -24,6 +25,7 @@ from dicomnet.dimse.messages import (
 )
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
+from dicomnet.services.move import answer_move
 from dicomnet.services.query import answer_find
 from dicomnet.services.retrieve import answer_get
 from dicomnet.services.storage import StoreOptions, answer_store
@@ -116,6 +118,8 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         answer_find(host, received, message)
     elif isinstance(message, CGetRQ):
         answer_get(host, received, message)
+    elif isinstance(message, CMoveRQ):
+        answer_move(host, received, message)
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
 

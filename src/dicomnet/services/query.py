@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 
 from dicomnet import events as evt
 from dicomnet.dimse.assemble import MemorySink
-from dicomnet.dimse.messages import CFindRQ, CFindRSP, CGetRQ
+from dicomnet.dimse.messages import CFindRQ, CFindRSP, CGetRQ, CMoveRQ
 from dicomnet.dimse_primitives import from_message
 from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.statuses import status_fields
@@ -40,7 +40,7 @@ HANDLER_FAILED, BAD_IDENTIFIER, INVALID = 0xC311, 0xC312, 0xC002
 
 @contextlib.contextmanager
 def operation(
-    host: ServiceHost, received: MessageReceived, request: CFindRQ | CGetRQ
+    host: ServiceHost, received: MessageReceived, request: CFindRQ | CGetRQ | CMoveRQ
 ) -> Iterator[dict[str, Any]]:
     """A cancellable request's run: its handler's attrs (``request`` with its identifier,
     ``context``, the C-CANCEL check), the operation registered with the host while it lasts;

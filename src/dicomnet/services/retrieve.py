@@ -1,4 +1,4 @@
-"""Retrieve (C-GET) as SCP: pynetdicom's yield contract, sub-operations on the same association.
+"""Retrieve (C-GET, and what C-MOVE shares with it) as SCP: pynetdicom's yield contract.
 
 The EVT_C_GET handler is a generator: first the number of sub-operations (an int, at most
 65 535: more is 0xC416, not an int 0xC413), then ``(status, dataset)`` pairs. Each Pending pair's
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
 
 from dicomnet import events as evt
-from dicomnet.dimse.messages import CGetRQ, CGetRSP
+from dicomnet.dimse.messages import CGetRQ, CGetRSP, CMoveRQ, CMoveRSP
 from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.query import CANCEL, PENDING, operation
 from dicomnet.services.statuses import status_fields
@@ -30,11 +31,11 @@ from dicomnet.ul.events import MessageReceived
 if TYPE_CHECKING:
     from dicomnet.services.dispatch import ServiceHost
 
-__all__ = ["answer_get"]
+__all__ = ["GET", "MOVE", "DestinationError", "Retrieval", "answer_get", "final", "suboperations"]
 
 LOGGER = logging.getLogger("dicomnet.services")
 
-HANDLER_FAILED, BAD_COUNT, TOO_MANY, INVALID = 0xC411, 0xC413, 0xC416, 0xC002
+HANDLER_FAILED, INVALID = 0xC411, 0xC002
 ALL_FAILED: Final = 0xA702
 SOME_FAILED: Final = 0xB000
 MAX_SUBOPERATIONS: Final = 0xFFFF
@@ -68,55 +69,111 @@ class _Tally:
             if uid:
                 self.failed_uids.append(uid)
 
+    def fail_remaining(self) -> None:
+        """The sub-operations left cannot be made: they count as failed."""
+        self.failed += self.remaining
+        self.remaining = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """What differs between C-GET and C-MOVE as SCP: the event, the response, the statuses."""
+
+    name: str
+    event: evt.InterventionEvent
+    response: type[CGetRSP] | type[CMoveRSP]
+    handler_failed: int
+    bad_count: int
+    too_many: int
+
+
+GET: Final = Retrieval("C-GET", evt.EVT_C_GET, CGetRSP, 0xC411, 0xC413, 0xC416)
+MOVE: Final = Retrieval("C-MOVE", evt.EVT_C_MOVE, CMoveRSP, 0xC511, 0xC513, 0xC516)
+
+#: Stores one sub-operation's data set: its status (None: no response), or raises.
+Store = Callable[[object], int | None]
+
+
+class DestinationError(Exception):
+    """The sub-operations cannot go on (no association with the move destination): those left
+    count as failed."""
+
 
 def answer_get(host: ServiceHost, received: MessageReceived, request: CGetRQ) -> None:
     """Run the EVT_C_GET handler, store its data sets on the requestor, send the responses."""
     with operation(host, received, request) as attrs:
-        outcome = _run(host, received.context_id, request, attrs)
+        try:
+            results = iter(host.registry.intervene(host.event_owner(), evt.EVT_C_GET, attrs))
+        except Exception:
+            LOGGER.exception("Exception in the handler bound to 'evt.EVT_C_GET'")
+            outcome: tuple[dict[str, Any], _Tally | None] = ({"status": HANDLER_FAILED}, None)
+        else:
+
+            def store(dataset: object) -> int | None:
+                return host.store_suboperation(dataset, request.message_id)
+
+            outcome = suboperations(host, received.context_id, request, results, GET, store)
         syntax = str(attrs["context"].transfer_syntax)
-        _final(host, received.context_id, request, outcome, syntax)
+        final(host, received.context_id, request, outcome, syntax, GET)
 
 
-def _run(
-    host: ServiceHost, context_id: int, request: CGetRQ, attrs: dict[str, Any]
+def suboperations(  # noqa: PLR0917
+    host: ServiceHost,
+    context_id: int,
+    request: CGetRQ | CMoveRQ,
+    results: Iterator[object],
+    kind: Retrieval,
+    store: Store,
 ) -> tuple[dict[str, Any], _Tally | None]:
+    """Take the count, then each pair from the handler's ``results``: store the Pending ones
+    with ``store`` and send a Pending response after each; the final response's fields."""
+    tally: _Tally | None = None
     try:
-        results = iter(host.registry.intervene(host.event_owner(), evt.EVT_C_GET, attrs))
         count = next(results, None)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            LOGGER.error("The C-GET handler's first yield is %r, not a count", count)
-            return {"status": BAD_COUNT}, None
+            LOGGER.error("The %s handler's count yield is %r, not a count", kind.name, count)
+            return {"status": kind.bad_count}, None
         if count > MAX_SUBOPERATIONS:
-            LOGGER.error("The C-GET handler announced %d sub-operations: over 65535", count)
-            return {"status": TOO_MANY}, None
+            LOGGER.error("The %s handler announced %d sub-operations: over 65535", kind.name, count)
+            return {"status": kind.too_many}, None
         tally = _Tally(count)
         for item in results:
             if tally.remaining == 0 and count:
                 break
-            outcome = _one(host, context_id, request, item, tally)
+            outcome = _one(host, context_id, request, item, tally, kind, store)
             if outcome is not None:
                 return outcome, tally
+    except DestinationError as exc:
+        LOGGER.error("%s sub-operations cannot go on: %s", kind.name, exc)
+        assert tally is not None
+        tally.fail_remaining()
     except Exception:
-        LOGGER.exception("Exception in the handler bound to 'evt.EVT_C_GET'")
-        return {"status": HANDLER_FAILED}, None
+        LOGGER.exception("Exception in the handler bound to 'evt.%s'", kind.event.name)
+        return {"status": kind.handler_failed}, None
     return {}, tally
 
 
-def _one(
-    host: ServiceHost, context_id: int, request: CGetRQ, item: object, tally: _Tally
+def _one(  # noqa: PLR0917
+    host: ServiceHost,
+    context_id: int,
+    request: CGetRQ | CMoveRQ,
+    item: object,
+    tally: _Tally,
+    kind: Retrieval,
+    store: Store,
 ) -> dict[str, Any] | None:
     """One yielded pair: None to go on, else the final response's fields."""
     if host.is_cancelled(request.message_id) or not host.event_owner().is_established:
         return {"status": CANCEL}  # (an association that ended hears nothing more)
     if not (isinstance(item, tuple | list) and len(item) == 2):
-        LOGGER.error("The C-GET handler yielded %r, not (status, dataset)", item)
+        LOGGER.error("The %s handler yielded %r, not (status, dataset)", kind.name, item)
         return {"status": INVALID}
-    fields = status_fields(item[0], failure=INVALID, what="C-GET")
+    fields = status_fields(item[0], failure=INVALID, what=kind.name)
     if fields["status"] not in PENDING:
         return fields
-    status, uid = _store(host, item[1], request)
+    status, uid = _store(item[1], kind, store)
     tally.count(status, uid)
-    response = CGetRSP(
+    response = kind.response(
         message_id_being_responded_to=request.message_id,
         affected_sop_class_uid=request.affected_sop_class_uid,
         status=0xFF00,
@@ -127,28 +184,35 @@ def _one(
     return None
 
 
-def _store(host: ServiceHost, dataset: object, request: CGetRQ) -> tuple[int | None, str | None]:
-    """C-STORE one sub-operation on the requestor: (its status or None, the instance's UID)."""
+def _store(dataset: object, kind: Retrieval, store: Store) -> tuple[int | None, str | None]:
+    """Store one sub-operation: (its status or None, the instance's UID)."""
     uid: str | None = None
     if isinstance(dataset, Dataset):
         uid = str(dataset.get("SOPInstanceUID", "")) or None
     elif not isinstance(dataset, str | os.PathLike):
-        LOGGER.error("The C-GET handler yielded %r to store, not a Dataset or a path", dataset)
+        LOGGER.error(
+            "The %s handler yielded %r to store, not a Dataset or a path", kind.name, dataset
+        )
         return None, None
     try:
-        return host.store_suboperation(dataset, request.message_id), uid
+        return store(dataset), uid
+    except DestinationError:
+        raise
     except Exception as exc:  # no context for it, a file that cannot be read...
-        LOGGER.error("C-GET sub-operation failed: %s", exc)
+        LOGGER.error("%s sub-operation failed: %s", kind.name, exc)
         return None, uid
 
 
-def _final(
+def final(  # noqa: PLR0917
     host: ServiceHost,
     context_id: int,
-    request: CGetRQ,
+    request: CGetRQ | CMoveRQ,
     outcome: tuple[dict[str, Any], _Tally | None],
     transfer_syntax: str,
+    kind: Retrieval,
 ) -> None:
+    """Send the final response: its status from ``outcome`` or the counts, the Failed SOP
+    Instance UID List as its identifier when there is one."""
     fields, tally = outcome
     if tally is not None and "status" not in fields:
         if tally.failed or tally.warning:
@@ -164,7 +228,7 @@ def _final(
         failed = Dataset()
         failed.FailedSOPInstanceUIDList = tally.failed_uids
         identifier = encode_dataset(failed, transfer_syntax)
-    response = CGetRSP(
+    response = kind.response(
         message_id_being_responded_to=request.message_id,
         affected_sop_class_uid=request.affected_sop_class_uid,
         has_dataset=identifier is not None,

@@ -50,6 +50,7 @@ __all__ = [
     "RequestHost",
     "choose_context",
     "send_c_store",
+    "source_syntax",
     "store",
 ]
 
@@ -241,7 +242,7 @@ def _from_dataset(host: RequestHost, dataset: Dataset) -> _Payload:
     sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
     if not sop_class or not sop_instance:  # AttributeError: what pynetdicom raises here
         raise AttributeError("The data set has no SOP Class UID or SOP Instance UID to store by")
-    source = _source_syntax(dataset)
+    source = source_syntax(dataset)
     context = _context(host, str(sop_class), source)
     chosen = str(context.transfer_syntax[0])
     little = source != EXPLICIT_VR_BIG_ENDIAN
@@ -249,7 +250,7 @@ def _from_dataset(host: RequestHost, dataset: Dataset) -> _Payload:
     return _Payload(str(sop_class), str(sop_instance), context, data)
 
 
-def _source_syntax(dataset: Dataset) -> str | None:
+def source_syntax(dataset: Dataset) -> str | None:
     """The transfer syntax ``dataset`` is in: its File Meta's, else what it was read as."""
     meta = getattr(dataset, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
