@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
@@ -176,7 +176,7 @@ def _key(dataset: object) -> _Key | None:
     return None
 
 
-def contexts_for(datasets: list[object]) -> tuple[list[PresentationContext], set[_Key]]:
+def contexts_for(datasets: Sequence[object]) -> tuple[list[PresentationContext], set[_Key]]:
     """Contexts for sending ``datasets`` (at most 128) and the (SOP class, transfer syntax)
     pairs they carry: per SOP class, one for its uncompressed instances (their own transfer
     syntax first, then explicit and implicit VR little endian), one per compressed syntax."""
