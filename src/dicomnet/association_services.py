@@ -36,7 +36,7 @@ from dicomnet.services.query import PENDING
 from dicomnet.services.statuses import response_status
 from dicomnet.services.storage import StoreOptions, store_sink
 from dicomnet.services.storage_scu import send_c_store, store
-from dicomnet.sop_class import Verification
+from dicomnet.sop_class import QR_MESSAGE_TYPES, Verification
 
 if TYPE_CHECKING:
     from dicomnet.ae import ApplicationEntity
@@ -304,6 +304,9 @@ class DimseServices:
     ) -> Iterator[tuple[Dataset, Dataset | None]]:
         self._check_established(service)
         query_model = request.affected_sop_class_uid
+        used_with = QR_MESSAGE_TYPES.get(query_model, service)
+        if used_with != service:
+            raise ValueError(f"'{UID(query_model).name}' is used with {used_with}, not {service}")
         context = self._scu_context(query_model, UID(query_model).name)
         assert context.context_id is not None
         syntax = str(context.transfer_syntax[0])

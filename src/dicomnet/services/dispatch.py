@@ -9,8 +9,9 @@ arrives here answers nothing we asked and is logged and dropped.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+from dicomnet.dimse.assemble import MemorySink
 from dicomnet.dimse.messages import (
     MESSAGE_TYPES,
     CCancelRQ,
@@ -25,6 +26,7 @@ from dicomnet.dimse.messages import (
 )
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
+from dicomnet.services.families import refusal
 from dicomnet.services.move import answer_move
 from dicomnet.services.query import answer_find
 from dicomnet.services.retrieve import answer_get
@@ -35,6 +37,9 @@ from dicomnet.ul.events import CommandRejected, MessageReceived
 __all__ = ["ServiceHost", "dispatch"]
 
 LOGGER = logging.getLogger("dicomnet.services")
+
+QueryRequest = CFindRQ | CGetRQ | CMoveRQ
+_ANSWERS: Final = {CFindRQ: answer_find, CGetRQ: answer_get, CMoveRQ: answer_move}
 
 #: Unrecognised operation (PS3.7 C.4.1.3).
 UNRECOGNISED_OPERATION = 0x0211
@@ -114,14 +119,31 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         answer_store(host, received, message)
     elif isinstance(message, CEchoRQ):
         answer_echo(host, received, message)
-    elif isinstance(message, CFindRQ):
-        answer_find(host, received, message)
-    elif isinstance(message, CGetRQ):
-        answer_get(host, received, message)
-    elif isinstance(message, CMoveRQ):
-        answer_move(host, received, message)
+    elif isinstance(message, CFindRQ | CGetRQ | CMoveRQ):
+        _query(host, received, message)
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
+
+
+def _query(host: ServiceHost, received: MessageReceived, message: QueryRequest) -> None:
+    """A query/retrieve request: to its handler, unless its family's rules refuse it."""
+    context = host.context_tuple(received.context_id)
+    sink = received.dataset
+    data = sink.data if isinstance(sink, MemorySink) else b""
+    refused = refusal(message, str(context.abstract_syntax), str(context.transfer_syntax), data)
+    if refused is None:
+        _ANSWERS[type(message)](host, received, message)  # type: ignore[operator]
+        return
+    LOGGER.error("%s refused: %s", type(message).__name__, refused.comment)
+    _respond(
+        host,
+        received.context_id,
+        command_field=message.command_field,
+        message_id=message.message_id,
+        status=refused.status,
+        sop_class_uid=message.affected_sop_class_uid,
+        comment=refused.comment,
+    )
 
 
 def _unsupported(host: ServiceHost, context_id: int, message: DimseRequest) -> None:
@@ -165,12 +187,14 @@ def _respond(
     message_id: int,
     status: int,
     sop_class_uid: str | None,
+    comment: str | None = None,
 ) -> None:
     response_type = MESSAGE_TYPES[command_field | 0x8000]
     message = response_type(  # type: ignore[call-arg]
         message_id_being_responded_to=message_id,
         status=status,
         affected_sop_class_uid=sop_class_uid,
+        error_comment=comment,
     )
     host.send_response(context_id, message)
 

@@ -6,7 +6,8 @@ the operation with it; when the generator is exhausted, Success follows. Between
 association reads what the peer has sent meanwhile (without waiting), so a C-CANCEL-RQ turns
 ``event.is_cancelled`` True, and the operation then ends with Cancel (0xFE00) at the next yield,
 as in pynetdicom. A handler that raises earns 0xC311, a yield that is not a pair or a status
-0xC002, an identifier that cannot be encoded 0xC312.
+0xC002, an identifier that cannot be encoded 0xC312. A relevant patient information query has at
+most one match: a second is 0xC100.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dicomnet.dimse.assemble import MemorySink
 from dicomnet.dimse.messages import CFindRQ, CFindRSP, CGetRQ, CMoveRQ
 from dicomnet.dimse_primitives import from_message
 from dicomnet.services.encoding import encode_dataset
+from dicomnet.services.families import MORE_THAN_ONE_MATCH, single_match
 from dicomnet.services.statuses import status_fields
 from dicomnet.ul.events import MessageReceived
 
@@ -75,6 +77,8 @@ def _run(
     transfer_syntax: str,
 ) -> dict[str, Any]:
     """Send the Pending responses; the fields of the final one."""
+    most = 1 if single_match(request.affected_sop_class_uid) else None
+    sent = 0
     try:
         results = host.registry.intervene(host.event_owner(), evt.EVT_C_FIND, attrs)
         for item in results:
@@ -86,6 +90,10 @@ def _run(
             fields = status_fields(item[0], failure=INVALID, what="C-FIND")
             if fields["status"] not in PENDING:
                 return fields
+            if sent == most:
+                LOGGER.error("A second match for a query that has at most one: 0xC100")
+                return {"status": MORE_THAN_ONE_MATCH}
+            sent += 1
             identifier = _encoded(item[1], transfer_syntax)
             if identifier is None:
                 return {"status": BAD_IDENTIFIER}
