@@ -152,8 +152,8 @@ def test_the_wrong_message_for_a_class_is_0211(stations: Stations) -> None:
         "The SOP Class is used with C-FIND",
     )
     # A request naming another class than its context's.
-    request = CFindRQ(message_id=4, affected_sop_class_uid=STUDY_FIND)
-    response = assoc.send_request(context, request, data)
+    other = CFindRQ(message_id=4, affected_sop_class_uid=STUDY_FIND)
+    response = assoc.send_request(context, other, data)
     assert response.status == 0x0122
     assoc.release()
     server.shutdown()
