@@ -15,6 +15,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dicomnet import AE, build_role, evt
+from dicomnet.services.retrieve import _Tally
 from tests.dcmtk import require_dcmtk_tool
 from tests.services.store_support import Stations
 
@@ -112,9 +113,7 @@ def test_sub_operations_reach_the_scus_store_handler(stations: Stations) -> None
     assert stored == ["1.2.826.0.1.3680043.10.999.40.1", str(dcmread(CT_SMALL).SOPInstanceUID)]
 
 
-@pytest.mark.parametrize(
-    ("first", "final"), [("three", 0xC413), (-1, 0xC413), (70000, 0xC416), (0, 0x0000)]
-)
+@pytest.mark.parametrize(("first", "final"), [("three", 0xC413), (-1, 0xC413), (0, 0x0000)])
 def test_the_count_is_checked(stations: Stations, first: Any, final: int) -> None:
     def handler(event: Any) -> Iterator[Any]:
         yield first
@@ -233,3 +232,30 @@ def test_dcmtk_getscu(stations: Stations, tmp_path: Path) -> None:
     server.shutdown()
     assert result.returncode == 0, result.stderr
     assert len(list(out.iterdir())) == 2
+
+
+def test_more_than_65535_sub_operations_saturate_the_counts(stations: Stations) -> None:
+    def handler(event: Any) -> Iterator[Any]:
+        yield 70000  # (pynetdicom refuses with 0xC416)
+        yield 0xFF00, _ct(1)
+        yield 0xFF00, _ct(2)
+
+    stored: list[str] = []
+    server = _get_scp(stations, handler)
+    assoc = _get_scu(stations, server.server_address[1], stored)
+    results = [_counts(s) for s, _ in assoc.send_c_get(_query(), GET)]
+    assoc.release()
+    server.shutdown()
+    assert results == [(0xFF00, 65535, 1, 0, 0), (0xFF00, 65535, 2, 0, 0), (0, None, 2, 0, 0)]
+    assert len(stored) == 2
+
+
+def test_the_tally_saturates_each_count() -> None:
+    tally = _Tally(65537)
+    tally.count(0x0000, None)
+    assert tally.counts()["number_of_remaining_suboperations"] == 65535
+    tally.count(0x0000, None)
+    tally.count(0x0000, None)
+    assert tally.counts()["number_of_remaining_suboperations"] == 65534
+    tally.completed = tally.failed = tally.warning = 70000
+    assert set(tally.counts().values()) == {65534, 65535}

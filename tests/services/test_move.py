@@ -173,7 +173,6 @@ def test_instances_reach_the_destination_with_the_move_originator(stations: Stat
         ([("127.0.0.1", 0)], 0xC515),
         ([(None, None)], 0xA801),
         ([("127.0.0.1", 104), "three"], 0xC513),
-        ([("127.0.0.1", 104), 70000], 0xC516),
         ([("127.0.0.1", 104), 0], 0x0000),
     ],
 )

@@ -4,8 +4,8 @@ The EVT_C_MOVE handler is a generator: first the destination of ``event.move_des
 ``(addr, port)`` or ``(addr, port, kwargs)`` (``kwargs`` for ``AE.associate``: ``contexts``,
 ``max_pdu``, ``ext_neg``, ``bind_address``, ``tls_args``, ``evt_handlers``), or ``(None, None)``
 for an unknown one (0xA801); no yield at all is 0xC514, anything else 0xC515. Then the number of
-sub-operations and the ``(status, dataset)`` pairs, as for C-GET (``retrieve``): 0xC513 for a bad
-count, 0xC516 for more than 65 535, 0xC511 for a handler that raises.
+sub-operations and the ``(status, dataset)`` pairs, as for C-GET (``retrieve``, which also says
+what happens past 65 535): 0xC513 for a bad count, 0xC511 for a handler that raises.
 
 The Pending data sets are C-STOREd, one after the other, over one association with the
 destination, opened when the first one is ready, each C-STORE carrying the Move Originator AE

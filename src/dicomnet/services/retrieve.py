@@ -1,13 +1,18 @@
 """Retrieve (C-GET, and what C-MOVE shares with it) as SCP: pynetdicom's yield contract.
 
-The EVT_C_GET handler is a generator: first the number of sub-operations (an int, at most
-65 535: more is 0xC416, not an int 0xC413), then ``(status, dataset)`` pairs. Each Pending pair's
+The EVT_C_GET handler is a generator: first the number of sub-operations (not a non-negative
+int: 0xC413), then ``(status, dataset)`` pairs. Each Pending pair's
 data set (a pydicom Dataset, or beyond pynetdicom the path of a DICOM file, streamed as it is) is
 stored on the requestor with a C-STORE over this association, and a Pending C-GET-RSP with the
 counts follows; a pair with another status ends the retrieve with it. The final status is Success
 when every sub-operation succeeded, 0xB000 when some failed or warned, 0xA702 when all failed,
 0xFE00 after a C-CANCEL, with the remaining count and the Failed SOP Instance UID List. A
 sub-operation without an accepted context counts as failed; it does not end the retrieve.
+
+More than 65 535 sub-operations (a count the responses' US fields cannot carry), where pynetdicom
+refuses with 0xC416/0xC516: the retrieve is performed whole, and each count a response carries
+saturates at 65 535 (a Remaining count stays 65 535 until fewer remain); the final status is
+computed from the true counts.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ LOGGER = logging.getLogger("dicomnet.services")
 HANDLER_FAILED, INVALID = 0xC411, 0xC002
 ALL_FAILED: Final = 0xA702
 SOME_FAILED: Final = 0xB000
-MAX_SUBOPERATIONS: Final = 0xFFFF
+#: The largest count a response can carry.
+MAX_COUNT: Final = 0xFFFF
 
 
 @dataclass
@@ -50,11 +56,12 @@ class _Tally:
     failed_uids: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
+        """The counts a response carries (each at most 65 535: they are US)."""
         return {
-            "number_of_remaining_suboperations": self.remaining,
-            "number_of_completed_suboperations": self.completed,
-            "number_of_failed_suboperations": self.failed,
-            "number_of_warning_suboperations": self.warning,
+            "number_of_remaining_suboperations": min(self.remaining, MAX_COUNT),
+            "number_of_completed_suboperations": min(self.completed, MAX_COUNT),
+            "number_of_failed_suboperations": min(self.failed, MAX_COUNT),
+            "number_of_warning_suboperations": min(self.warning, MAX_COUNT),
         }
 
     def count(self, status: int | None, uid: str | None) -> None:
@@ -84,11 +91,10 @@ class Retrieval:
     response: type[CGetRSP] | type[CMoveRSP]
     handler_failed: int
     bad_count: int
-    too_many: int
 
 
-GET: Final = Retrieval("C-GET", evt.EVT_C_GET, CGetRSP, 0xC411, 0xC413, 0xC416)
-MOVE: Final = Retrieval("C-MOVE", evt.EVT_C_MOVE, CMoveRSP, 0xC511, 0xC513, 0xC516)
+GET: Final = Retrieval("C-GET", evt.EVT_C_GET, CGetRSP, 0xC411, 0xC413)
+MOVE: Final = Retrieval("C-MOVE", evt.EVT_C_MOVE, CMoveRSP, 0xC511, 0xC513)
 
 #: Stores one sub-operation's data set: its status (None: no response), or raises.
 Store = Callable[[object], int | None]
@@ -133,9 +139,8 @@ def suboperations(  # noqa: PLR0917
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             LOGGER.error("The %s handler's count yield is %r, not a count", kind.name, count)
             return {"status": kind.bad_count}, None
-        if count > MAX_SUBOPERATIONS:
-            LOGGER.error("The %s handler announced %d sub-operations: over 65535", kind.name, count)
-            return {"status": kind.too_many}, None
+        if count > MAX_COUNT:
+            LOGGER.info("%d sub-operations: the counts sent saturate at 65535", count)
         tally = _Tally(count)
         for item in results:
             if tally.remaining == 0 and count:
