@@ -319,7 +319,9 @@ class DimseServices:
         try:
             try:
                 self._channel.send_message(context_id, request, data)
-            except LocalProtocolError:
+            except LocalProtocolError as exc:
+                if self.is_established:  # not the association's state: the request itself
+                    raise ValueError(f"The request cannot be sent: {exc}") from None
                 yield Dataset(), None
                 return
             self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})

@@ -244,3 +244,13 @@ def test_a_find_stops_when_the_peer_aborts(stations: Stations) -> None:
     assoc.abort()
     station.server.shutdown()  # returns once the SCP's association has ended
     assert 1 <= handler.seen[0]["yielded"] < 100000
+
+
+def test_a_request_that_cannot_be_encoded_raises_valueerror(stations: Stations) -> None:
+    station = _find_scp(stations, Matches())
+    assoc = _scu(stations, station.port)
+    with pytest.raises(ValueError, match="cannot be sent"):
+        list(assoc.send_c_find(_query(1), FIND, msg_id=70000))
+    assert assoc.is_established  # the association goes on
+    assert [s.Status for s, _ in assoc.send_c_find(_query(1), FIND)] == [0xFF00, 0x0000]
+    assoc.release()
