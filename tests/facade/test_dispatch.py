@@ -200,7 +200,10 @@ def test_a_request_no_service_handles_is_answered_0x0211(net: Network) -> None:
     assert _response(peer) == (
         3,
         CMoveRSP(
-            message_id_being_responded_to=21, status=0x0211, affected_sop_class_uid=CT_STORAGE
+            message_id_being_responded_to=21,
+            status=0x0211,
+            affected_sop_class_uid=CT_STORAGE,
+            error_comment="The SOP Class is not used with C-MOVE",  # a storage class
         ),
     )
     assert log.wait_for("EVT_DIMSE_SENT")

@@ -5,7 +5,9 @@ KK, BB) asks of a request before its handler sees it.
 - The message is the one the SOP class is used with: C-FIND for the FIND models, Modality
   Worklist, the relevant patient information and substance administration queries; C-GET for
   the GET models and Composite Instance Retrieve Without Bulk Data; C-MOVE for the MOVE models
-  (else 0x0211, unrecognised operation).
+  (else 0x0211, unrecognised operation); a C-FIND, C-GET or C-MOVE on a class of another service
+  class (a storage class) is 0x0211 too. A SOP class the catalogue does not know (a private one
+  registered nowhere) goes to the handler.
 - The hierarchical models (Patient Root, Study Root, Patient/Study Only, Composite Instance Root,
   Without Bulk Data) need a Query/Retrieve Level their model has (PS3.4 C.4.1.1.3.1,
   C.4.2.1.4.1, C.4.3.1.3.1): else 0xA900 (identifier does not match SOP class), with an Error
@@ -24,7 +26,8 @@ from pydicom.uid import UID
 
 from dicomnet.decoding import decode_dataset
 from dicomnet.dimse.messages import CFindRQ, CGetRQ, CMoveRQ
-from dicomnet.sop_class import QR_MESSAGE_TYPES
+from dicomnet.service_class import ServiceClass
+from dicomnet.sop_class import QR_MESSAGE_TYPES, uid_to_service_class
 
 __all__ = ["MORE_THAN_ONE_MATCH", "Refusal", "refusal", "single_match"]
 
@@ -82,6 +85,9 @@ def refusal(
     expected = QR_MESSAGE_TYPES.get(sop_class)
     if expected is not None and expected != message:
         return Refusal(UNRECOGNISED_OPERATION, f"The SOP Class is used with {expected}")
+    service = uid_to_service_class(sop_class)
+    if service is not ServiceClass and message not in service.dimse:
+        return Refusal(UNRECOGNISED_OPERATION, f"The SOP Class is not used with {message}")
     allowed = levels(sop_class)
     if allowed is None:
         return None
