@@ -20,7 +20,13 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from dicomnet._bytes import Buffer
-from dicomnet.dicomfile import MAX_INFLATED_LENGTH, check_dataset, inflate, read_file_info
+from dicomnet.dicomfile import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    MAX_INFLATED_LENGTH,
+    check_dataset,
+    inflate,
+    read_file_info,
+)
 from dicomnet.uids import (
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -34,6 +40,14 @@ _WALKED_AS: Final = {
     (False, True): EXPLICIT_VR_LITTLE_ENDIAN,
     (False, False): EXPLICIT_VR_BIG_ENDIAN,
 }
+#: ``encoding`` of the transfer syntaxes data sets are mostly in, without making a pydicom UID of
+#: them each time (a few microseconds per data set).
+_ENCODING: Final = {
+    IMPLICIT_VR_LITTLE_ENDIAN: (True, True, False),
+    EXPLICIT_VR_LITTLE_ENDIAN: (False, True, False),
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN: (False, True, True),
+    EXPLICIT_VR_BIG_ENDIAN: (False, False, False),
+}
 
 
 def encoding(transfer_syntax: str | None) -> tuple[bool, bool, bool]:
@@ -42,6 +56,9 @@ def encoding(transfer_syntax: str | None) -> tuple[bool, bool, bool]:
     None is the default transfer syntax (implicit VR little endian); one pydicom does not know is
     read as explicit VR little endian, as every transfer syntax but the first three encodes.
     """
+    known = _ENCODING.get(transfer_syntax or IMPLICIT_VR_LITTLE_ENDIAN)
+    if known is not None:
+        return known
     uid = UID(transfer_syntax or IMPLICIT_VR_LITTLE_ENDIAN, validation_mode=config.IGNORE)
     try:
         return uid.is_implicit_VR, uid.is_little_endian, uid.is_deflated

@@ -1,7 +1,8 @@
-"""Encoding data sets for a transfer syntax with pydicom (C-STORE data sets, C-FIND identifiers).
+"""Encoding data sets for a transfer syntax (C-STORE data sets, C-FIND identifiers).
 
-pydicom re-encodes numbers for the byte order it writes, but writes OW/OF/OL/OD/OV values as the
-bytes they hold: those are byte-swapped here when the byte order changes.
+``fast_encoding`` writes what pydicom would for the common small data sets; pydicom writes the
+rest. pydicom re-encodes numbers for the byte order it writes, but writes OW/OF/OL/OD/OV values as
+the bytes they hold: those are byte-swapped here when the byte order changes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import correct_ambiguous_vr, write_dataset
 
 from dicomnet.dicomfile import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+from dicomnet.services.fast_encoding import fast_encode_dataset
 from dicomnet.uids import (
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -38,17 +40,26 @@ def encode_dataset(dataset: Dataset, transfer_syntax: str, *, source_little: boo
     little endian for every encapsulated, compressed one). ``source_little``: whether its binary
     values (OW, OF, ...) are little endian; they are byte-swapped for the other byte order."""
     implicit, little = ENCODINGS.get(transfer_syntax, (False, True))
+    encoded = None
+    if little == source_little:  # nothing to byte-swap
+        encoded = fast_encode_dataset(dataset, implicit=implicit, little=little)
+    if encoded is None:
+        encoded = _write_dataset(dataset, implicit, little, source_little)
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        encoded = deflater.compress(encoded) + deflater.flush()
+        encoded += b"\x00" * (len(encoded) % 2)
+    return encoded
+
+
+def _write_dataset(dataset: Dataset, implicit: bool, little: bool, source_little: bool) -> bytes:
+    """``dataset`` encoded by pydicom (its binary values byte-swapped for the other byte order)."""
     if little != source_little:
         dataset = swap_binary_values(dataset, source_little=source_little)
     stream = DicomBytesIO()
     stream.is_implicit_VR, stream.is_little_endian = implicit, little
     write_dataset(stream, dataset)
-    encoded = stream.getvalue()
-    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-        deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-        encoded = deflater.compress(encoded) + deflater.flush()
-        encoded += b"\x00" * (len(encoded) % 2)
-    return bytes(encoded)
+    return bytes(stream.getvalue())
 
 
 #: Width of the words of the binary VRs whose bytes pydicom writes as they are.
