@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from dicomnet.io.deadlines import Deadlines, Due
 from dicomnet.io.handler import ChannelTimeouts
+from dicomnet.io.sockets import poll_milliseconds
 
 
 def _past() -> float:
@@ -87,3 +90,18 @@ def test_a_changed_network_timeout_counts_from_the_last_data() -> None:
     timeouts.network = None
     deadlines.reset_idle()
     assert deadlines.idle is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "milliseconds"),
+    [(-5.0, 0), (-0.00001, 0), (0.0, 0), (1e-9, 1), (0.001, 1), (0.0011, 2), (2.5, 2500)],
+)
+def test_poll_timeouts_round_up_and_a_passed_deadline_does_not_wait(
+    seconds: float, milliseconds: int
+) -> None:
+    # A deadline just passed once waited 1 ms: every poll between two C-FIND responses did.
+    assert poll_milliseconds(seconds) == milliseconds
+
+
+def test_poll_timeouts_are_capped() -> None:
+    assert 0 < poll_milliseconds(1e12) <= 2**31 - 1

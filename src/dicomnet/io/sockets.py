@@ -3,6 +3,7 @@ non-blocking socket with a stall limit, ``poll`` timeouts."""
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
@@ -25,8 +26,11 @@ _POLL_MAX_MS: Final = 2**31 - 1
 
 
 def poll_milliseconds(seconds: float) -> int:
-    """A ``poll`` timeout for ``seconds`` (rounded up, never negative, never too large)."""
-    return min(max(0, int(seconds * 1000) + 1), _POLL_MAX_MS)
+    """A ``poll`` timeout for ``seconds``: rounded up (a wait never ends before its deadline), 0
+    once the deadline has passed (a poll that should not wait does not), never too large."""
+    if seconds <= 0:
+        return 0
+    return min(math.ceil(seconds * 1000), _POLL_MAX_MS)
 
 
 def write_all(sock: socket.socket, out: list[Buffer], stall_timeout: float | None) -> None:
