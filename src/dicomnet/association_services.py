@@ -159,11 +159,16 @@ class DimseServices:
         self._operations()[message_id] = False
 
     def end_operation(self, message_id: int) -> None:
-        """The request is answered; the requests that arrived meanwhile are answered now."""
+        """The request is answered; the requests that arrived meanwhile are answered now (and
+        dropped if the association has ended: nobody is left to answer)."""
         running = self._operations()
         running.pop(message_id, None)
         waiting: deque[Any] = self.__dict__.get("_waiting") or deque()
         while waiting and not running:
+            if not self.is_established:
+                LOGGER.info("%d requests left unanswered: the association has ended", len(waiting))
+                waiting.clear()
+                return
             dispatch(self, waiting.popleft())
 
     def cancel(self, message_id: int) -> bool:
