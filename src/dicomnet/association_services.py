@@ -127,7 +127,7 @@ class DimseServices:
             self._channel.send_message(context_id, message, dataset)
         except LocalProtocolError as exc:
             if not self.is_established or not isinstance(message, DimseResponse):
-                LOGGER.warning("Response not sent: %s", exc)
+                LOGGER.warning("Response not sent: %s", str(exc))
                 return
             LOGGER.error("Response cannot be sent (%s): answering 0x0110 instead", exc)
             sop_class = message.affected_sop_class_uid
