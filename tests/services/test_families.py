@@ -30,14 +30,6 @@ WORKLIST = "1.2.840.10008.5.1.4.31"
 RELEVANT = "1.2.840.10008.5.1.4.37.1"
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 class Archive:
     """One handler for C-FIND, C-GET and C-MOVE that records the SOP classes it answered."""
 

@@ -22,14 +22,6 @@ FIND = "1.2.840.10008.5.1.4.1.2.1.1"  # Patient Root Query/Retrieve Information 
 EXPLICIT = "1.2.840.10008.1.2.1"
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 def _query(count: int) -> Dataset:
     query = Dataset()
     query.QueryRetrieveLevel = "PATIENT"
@@ -254,3 +246,28 @@ def test_a_request_that_cannot_be_encoded_raises_valueerror(stations: Stations) 
     assert assoc.is_established  # the association goes on
     assert [s.Status for s, _ in assoc.send_c_find(_query(1), FIND)] == [0xFF00, 0x0000]
     assoc.release()
+
+
+def test_a_handler_waiting_on_is_cancelled_sees_the_c_cancel(stations: Stations) -> None:
+    seen: list[bool] = []
+
+    def handler(event: Any) -> Iterator[Any]:
+        yield 0xFF00, _match(1)
+        deadline = threading.Event()
+        for _ in range(500):  # a handler busy with its own work, not yielding
+            if event.is_cancelled:
+                break
+            deadline.wait(0.01)
+        seen.append(event.is_cancelled)
+        yield 0xFE00, None
+
+    station = _find_scp(stations, handler)
+    assoc = _scu(stations, station.port)
+    statuses = []
+    for status, _ in assoc.send_c_find(_query(5), FIND, msg_id=9):
+        statuses.append(status.Status)
+        if len(statuses) == 1:
+            assoc.send_c_cancel(9, query_model=FIND)
+    assoc.release()
+    assert statuses == [0xFF00, 0xFE00]
+    assert seen == [True]

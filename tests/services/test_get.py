@@ -25,14 +25,6 @@ EXPLICIT = "1.2.840.10008.1.2.1"
 CT_SMALL = Path(pydicom.__file__).parent / "data" / "test_files" / "CT_small.dcm"
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 def _ct(number: int) -> Dataset:
     dataset = dcmread(CT_SMALL)
     dataset.SOPInstanceUID = f"1.2.826.0.1.3680043.10.999.40.{number}"

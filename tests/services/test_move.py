@@ -28,14 +28,6 @@ MR_SMALL = TEST_FILES / "MR_small.dcm"
 JPEG = TEST_FILES / "JPEG2000.dcm"
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 def _ct(number: int) -> Dataset:
     dataset = dcmread(CT_SMALL)
     dataset.SOPInstanceUID = f"1.2.826.0.1.3680043.10.999.50.{number}"

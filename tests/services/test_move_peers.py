@@ -56,14 +56,6 @@ TRAILING_PADDING = 0xFFFC_FFFC
 Counts = tuple[int, int | None, int | None, int | None, int | None]
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 class Pynetdicom:
     """pynetdicom peers for one test (quiet, short timeouts), all shut down at its end."""
 

@@ -55,14 +55,6 @@ WAIT = 10.0
 Script = Callable[["Conversation"], None]
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 def _query() -> Dataset:
     query = Dataset()
     query.QueryRetrieveLevel = "PATIENT"

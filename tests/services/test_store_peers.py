@@ -12,7 +12,6 @@ shared/reference/pynetdicom-api.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,14 +57,6 @@ def _quiet_pynetdicom() -> Iterator[None]:
     config.LOG_HANDLER_LEVEL = "none"
     yield
     config.LOG_HANDLER_LEVEL = level
-
-
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
 
 
 @pytest.fixture

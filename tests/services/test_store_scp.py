@@ -76,14 +76,6 @@ PREAMBLE = b"\x00" * 128 + b"DICM"
 #: pydicom's encoding of a data set changes its bytes (LE <-> BE) without swapping OW values.
 
 
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
-
-
 def start(
     stations: Stations,
     monkeypatch: pytest.MonkeyPatch,

@@ -3,8 +3,6 @@ the handler runs (0xA900; none at all: 0xC000), in memory and in chunked mode.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +12,6 @@ from dicomnet.dimse.messages import CStoreRQ, CStoreRSP
 from tests.services.store_support import CT, EXPLICIT, Stations, ct_dataset, encode
 
 INSTANCE = "1.2.826.0.1.3680043.10.999.7.1"
-
-
-@pytest.fixture
-def stations(tmp_path: Path, thread_errors: list[str]) -> Iterator[Stations]:
-    started = Stations(tmp_path)
-    yield started
-    started.close()
-    assert thread_errors == []
 
 
 def _send(stations: Stations, dataset: Dataset, *, command_instance: str, **scp: Any) -> Any:

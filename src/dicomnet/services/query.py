@@ -3,9 +3,9 @@
 The EVT_C_FIND handler is a generator of ``(status, identifier)``: each Pending (0xFF00/0xFF01)
 yield is sent at once as a C-FIND-RSP carrying the identifier; a yield of any other status ends
 the operation with it; when the generator is exhausted, Success follows. Between yields the
-association reads what the peer has sent meanwhile (without waiting), so a C-CANCEL-RQ turns
-``event.is_cancelled`` True, and the operation then ends with Cancel (0xFE00) at the next yield,
-as in pynetdicom. A handler that raises earns 0xC311, a yield that is not a pair or a status
+association reads what the peer has sent meanwhile (without waiting), and so does
+``event.is_cancelled`` itself: a C-CANCEL-RQ turns it True, and the operation then ends with
+Cancel (0xFE00) at the next yield, as in pynetdicom. A handler that raises earns 0xC311, a yield that is not a pair or a status
 0xC002, an identifier that cannot be encoded 0xC312. A relevant patient information query has at
 most one match: a second is 0xC100.
 """
@@ -55,10 +55,18 @@ def operation(
         yield {
             "request": from_message(request, data),
             "context": host.context_tuple(received.context_id),
-            "_is_cancelled": lambda: host.is_cancelled(message_id),
+            "_is_cancelled": lambda: _cancelled(host, message_id),
         }
     finally:
         host.end_operation(message_id)
+
+
+def _cancelled(host: ServiceHost, message_id: int) -> bool:
+    """``event.is_cancelled``: reads what the peer has sent meanwhile first (without waiting), so
+    a handler checking it in a loop of its own sees a C-CANCEL, as in pynetdicom."""
+    if not host.is_cancelled(message_id):
+        host.poll_input()
+    return host.is_cancelled(message_id)
 
 
 def answer_find(host: ServiceHost, received: MessageReceived, request: CFindRQ) -> None:
