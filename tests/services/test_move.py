@@ -14,7 +14,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dicomnet import AE, evt
-from dicomnet.services.move import WINDOW, contexts_for
+from dicomnet.services.move import contexts_for
 from tests.services.store_support import Stations
 
 MOVE = "1.2.840.10008.5.1.4.1.2.2.2"  # Study Root Query/Retrieve Information Model - MOVE
@@ -151,8 +151,9 @@ def test_instances_reach_the_destination_with_the_move_originator(stations: Stat
         ("1.2.826.0.1.3680043.10.999.50.1", "MOVESCU", 7),
         (mr_uid, "MOVESCU", 7),
     ]
-    # One sub-association, proposing the classes of the instances (and nothing else).
-    assert destination.offered == [sorted([CT, MR, "1.2.3.4"])]
+    # Contexts from the instances (and nothing else): each new class reopens, proposing it and
+    # the classes sent so far.
+    assert destination.offered == [[CT], sorted([CT, MR]), sorted([CT, MR, "1.2.3.4"])]
 
 
 @pytest.mark.parametrize(
@@ -249,21 +250,30 @@ def test_kwargs_choose_the_contexts_and_maximum_pdu(stations: Stations) -> None:
     assert destination.offered == [[CT]]
 
 
-def test_classes_beyond_the_window_open_another_sub_association(stations: Stations) -> None:
+def test_a_new_class_opens_another_sub_association_proposing_all_so_far(
+    stations: Stations,
+) -> None:
     destination = Destination(stations)
-    count = WINDOW + 3
+    shared = _ct(0)
+    sent: list[str] = []
 
     def handler(event: Any) -> Iterator[Any]:
         yield "127.0.0.1", destination.port
-        yield count
-        for number in range(count - 1):
-            yield 0xFF00, _ct(number)
-        yield 0xFF00, dcmread(MR_SMALL)  # read only once the first window is being sent
+        yield 5
+        for number in range(2):  # one Dataset reused: each yield is sent before resuming
+            shared.SOPInstanceUID = f"1.2.826.0.1.3680043.10.999.50.{number}"
+            sent.append(shared.SOPInstanceUID)
+            yield 0xFF00, shared
+        yield 0xFF00, dcmread(MR_SMALL)
+        yield 0xFF00, _ct(7)  # CT again: still proposed, no third association
+        yield 0xFF00, str(MR_SMALL)
 
     results = _move(stations, handler)
-    assert results[-1][0] == (0x0000, None, count, 0, 0)
-    assert destination.offered == [[CT], [MR]]
-    assert len(destination.stored) == count
+    assert results[-1][0] == (0x0000, None, 5, 0, 0)
+    assert destination.offered == [[CT], sorted([CT, MR])]
+    stored = [uid for uid, _, _ in destination.stored]
+    assert stored[:2] == sent
+    assert len(stored) == 5
 
 
 def test_a_c_cancel_ends_the_move_with_the_remaining_count(stations: Stations) -> None:

@@ -25,12 +25,12 @@ from dicomnet.apps.echoscp import PREFERENCES
 from dicomnet.apps.storescp import _PREFERENCES as STORESCP_PREFERENCES
 from dicomnet.apps.storescp import prepare
 from dicomnet.association import Association
+from dicomnet.services.query import PENDING
 
 __all__ = ["Counts", "Retriever", "StoreCounter", "add_storage_options", "prepare_storage"]
 
 LOGGER = logging.getLogger("dicomnet.apps.retrieve")
 
-_PENDING: Final = (0xFF00,)
 _COUNTS: Final = (
     ("NumberOfRemainingSuboperations", "Remaining"),
     ("NumberOfCompletedSuboperations", "Completed"),
@@ -194,7 +194,7 @@ class Retriever:
                 LOGGER.error("%s", self.peer.lost(self.assoc, f"{self.service} SCU"))
                 return None
             code = int(status.Status)
-            if code not in _PENDING:
+            if code not in PENDING:
                 self._final(number, code, status, identifier)
                 return code
             LOGGER.info("Received %s Response %d (Pending)", self.service, number)
@@ -214,7 +214,10 @@ class Retriever:
                   for keyword, name in _COUNTS]  # fmt: skip
         LOGGER.info("Final status report from last %s message:\n%s", self.service,
                     "\n".join(report))  # fmt: skip
-        failed = getattr(identifier, "FailedSOPInstanceUIDList", None)
+        try:
+            failed = getattr(identifier, "FailedSOPInstanceUIDList", None)
+        except Exception as exc:  # a value pydicom cannot convert (a peer's broken data)
+            failed = f"(cannot be read: {exc})"
         if failed:
             LOGGER.warning("Failed SOP Instance UID List: %s", failed)
         self.counts.add(status)

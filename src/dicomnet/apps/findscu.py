@@ -74,6 +74,7 @@ from dicomnet.apps._query import (
 )
 from dicomnet.association import Association
 from dicomnet.logs import LOGGER_NAME
+from dicomnet.services.query import PENDING
 from dicomnet.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 __all__ = ["build_parser", "main"]
@@ -84,7 +85,6 @@ RESPONSES = logging.getLogger("dicomnet.apps.findscu.responses")
 
 #: findscu's exit code when no association could be used (DCMTK 3.6.7's).
 EXITCODE_FIND_ASSOCIATION_FAILED: Final = 2
-_PENDING: Final = (0xFF00, 0xFF01)
 _SEPARATOR: Final = "---------------------------"
 
 EXIT_CODES: Final = (
@@ -172,9 +172,12 @@ class _Output:
             RESPONSES.info("%s\nFind Response: %d (%s)\n", _SEPARATOR, number, text)
             LOGGER.warning("Find Response %d has no identifier that can be read", number)
             return
-        RESPONSES.info(
-            "%s\nFind Response: %d (%s)\n%s", _SEPARATOR, number, text, dump_dataset(identifier, ts)
-        )
+        if RESPONSES.isEnabledFor(logging.INFO):
+            try:
+                dump = dump_dataset(identifier, ts)
+            except Exception as exc:  # a value pydicom cannot convert (a peer's broken data)
+                dump = f"(the identifier cannot be read: {exc})"
+            RESPONSES.info("%s\nFind Response: %d (%s)\n%s", _SEPARATOR, number, text, dump)
         if self.args.extract:
             self._write(identifier)
         if self.args.json:
@@ -198,7 +201,7 @@ class _Output:
                 warnings.simplefilter("ignore")
                 pydicom.dcmwrite(part, dataset, enforce_file_format=True)
             os.replace(part, path)
-        except (OSError, ValueError, TypeError) as exc:
+        except Exception as exc:  # the disk, or a value pydicom cannot convert
             LOGGER.error("cannot write response file: %s: %s", path, exc)
             with contextlib.suppress(OSError):
                 os.unlink(part)
@@ -207,7 +210,7 @@ class _Output:
     def _json(self, identifier: Dataset) -> None:
         try:
             line = json.dumps(identifier.to_json_dict(), separators=(",", ":"))
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # a value pydicom cannot convert
             LOGGER.error("cannot write a response as JSON: %s", exc)
             self.code = EXITCODE_CANNOT_WRITE_OUTPUT_FILE
             return
@@ -255,7 +258,7 @@ class _Finder:
                 LOGGER.error("%s", self.peer.lost(assoc, "Find SCU"))
                 return EXITCODE_ASSOCIATION_ABORTED
             code = int(status.Status)
-            if code not in _PENDING:
+            if code not in PENDING:
                 self.output.final(code)
                 return None
             self.output.response(count, code, identifier, self.syntax)

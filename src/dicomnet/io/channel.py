@@ -31,7 +31,7 @@ from dicomnet.io import sockets
 from dicomnet.io.deadlines import Deadlines
 from dicomnet.io.handler import ChannelHandler, ChannelTimeouts, PeerStalledError
 from dicomnet.io.transport import TlsInfo, TlsTransport, Transport, make_transport
-from dicomnet.io.waiter import Waiter, route
+from dicomnet.io.waiter import Waiter, held_back, route
 from dicomnet.io.wakeup import Wakeup
 from dicomnet.pdu.types import Pdu
 from dicomnet.ul.connection import Connection
@@ -217,8 +217,6 @@ class Channel:
             elif isinstance(effect, StopArtim):
                 self._deadlines.artim = None
 
-    # -- writing ---------------------------------------------------------------------------------
-
     def _write(self, out: list[Buffer]) -> None:
         sock, transport = self.sock, self.transport
         if sock is None or transport is None or self.closed or self.write_failed:
@@ -237,8 +235,7 @@ class Channel:
     # -- sending ---------------------------------------------------------------------------------
 
     def send(self, pdu: Pdu, *, write_wait: float | None = None) -> None:
-        """A local primitive (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE-RQ/RP, A-ABORT, P-DATA-TF);
-        ``write_wait`` bounds the wait for a write stuck on another thread (see ``locked``)."""
+        """A local primitive; ``write_wait`` bounds a wait for another thread's write (``locked``)."""
         self.locked(lambda: self.conn.send(pdu), write_wait=write_wait)
 
     def send_message(
@@ -278,16 +275,18 @@ class Channel:
 
     def expect(self, message_id: int) -> Waiter:
         """Register for the responses to ``message_id``: call before sending the request."""
-        waiter = Waiter(self, message_id, self.condition())
+        waiter = Waiter(self, message_id, self.condition(), self._cond)
         self._waiters[message_id] = waiter
         if self._finished:
             waiter.end()
         return waiter
 
     def forget(self, waiter: Waiter) -> None:
-        """Stop routing responses to ``waiter``."""
-        if self._waiters.get(waiter.message_id) is waiter:
-            del self._waiters[waiter.message_id]
+        """Stop routing responses to ``waiter`` (a reader it held back may read again)."""
+        with self._token_lock:
+            if self._waiters.get(waiter.message_id) is waiter:
+                del self._waiters[waiter.message_id]
+            self._cond.notify()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -369,7 +368,7 @@ class Channel:
         try:
             while alive and self._reader_takes_token():
                 try:
-                    while alive and not self._claimants:
+                    while alive and not self._claimants and not held_back(self._waiters):
                         alive = self.step(None, yield_to_claims=True)
                 finally:
                     with self._token_lock:
@@ -381,7 +380,7 @@ class Channel:
     def _reader_takes_token(self) -> bool:
         with self._cond:
             while not self._finished:
-                if self._owner is None and not self._claimants:
+                if self._owner is None and not self._claimants and not held_back(self._waiters):
                     remaining = self._linger_until - time.monotonic()
                     if remaining <= 0 or self.closed:
                         self._owner = threading.get_ident()

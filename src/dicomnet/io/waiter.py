@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from dicomnet.dimse.messages import DimseResponse
 from dicomnet.io.sockets import deadline_after
 from dicomnet.ul.events import MessageReceived
 
 if TYPE_CHECKING:
     from dicomnet.io.channel import Channel
 
-__all__ = ["Waiter", "route"]
+__all__ = ["BACKLOG", "Waiter", "held_back", "route"]
+
+#: Responses kept for a request while its caller does not take them (a C-FIND's matches).
+BACKLOG: Final = 256
 
 
 class Waiter:
@@ -22,13 +26,23 @@ class Waiter:
     socket itself) unless another thread is reading: then it waits until that thread hands it a
     response or gives the token up. Nothing polls a queue. ``cond`` is this waiter's own condition
     on the channel's token lock, so a response and a freed token wake this wait and no other.
+    A caller that does not take its responses holds the reader thread back at ``BACKLOG`` of
+    them: TCP then holds the peer back, and memory stays bounded.
     """
 
-    def __init__(self, channel: Channel, message_id: int, cond: threading.Condition) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        message_id: int,
+        cond: threading.Condition,
+        reader: threading.Condition,
+    ) -> None:
         self.message_id = message_id
         self._channel = channel
         self._items: deque[MessageReceived] = deque()
         self._cond = cond
+        #: The reader thread's condition (on the same lock): woken when this one is no longer full.
+        self._reader = reader
         #: The association ended: no more responses will come.
         self.ended = False
 
@@ -49,10 +63,21 @@ class Waiter:
         """A response is waiting, or none will ever come."""
         return bool(self._items) or self.ended
 
+    @property
+    def full(self) -> bool:
+        """As many responses wait as are kept: the reader thread reads no more until some are
+        taken (TCP then holds the peer back)."""
+        return len(self._items) >= BACKLOG
+
     def take(self) -> MessageReceived | None:
         """The next response if one is waiting (never blocks)."""
         with self._cond:
-            return self._items.popleft() if self._items else None
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            if len(self._items) == BACKLOG - 1:
+                self._reader.notify()
+            return item
 
     def get(self, timeout: float | None) -> MessageReceived | None:
         """The next response; None when ``timeout`` (seconds) passes or the association ends."""
@@ -70,10 +95,17 @@ class Waiter:
 
 
 def route(waiters: dict[int, Waiter], event: MessageReceived) -> bool:
-    """Hand a response to the waiter of its request: False if nobody waits for it."""
-    responding_to = getattr(event.message, "message_id_being_responded_to", None)
-    waiter = waiters.get(responding_to) if responding_to is not None else None
+    """Hand a response to the waiter of its request: False if nobody waits for it, or if it is
+    not a response (a C-CANCEL-RQ refers to a Message ID too: it goes to the services)."""
+    if not isinstance(event.message, DimseResponse):
+        return False
+    waiter = waiters.get(event.message.message_id_being_responded_to)
     if waiter is None:
         return False
     waiter.put(event)
     return True
+
+
+def held_back(waiters: dict[int, Waiter]) -> bool:
+    """Whether a waiter is full: the reader thread then leaves the socket alone."""
+    return any(waiter.full for waiter in list(waiters.values()))

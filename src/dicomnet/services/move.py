@@ -7,24 +7,25 @@ for an unknown one (0xA801); no yield at all is 0xC514, anything else 0xC515. Th
 sub-operations and the ``(status, dataset)`` pairs, as for C-GET (``retrieve``, which also says
 what happens past 65 535): 0xC513 for a bad count, 0xC511 for a handler that raises.
 
-The Pending data sets are C-STOREd, one after the other, over one association with the
-destination, opened when the first one is ready, each C-STORE carrying the Move Originator AE
-Title and Message ID. Unless ``contexts`` is given, it proposes contexts built from the instances
-themselves: the pairs are read ahead (up to ``WINDOW``) and each SOP class is proposed with the
-instance's own transfer syntax and, for an uncompressed one, explicit and implicit VR little
-endian. An instance of a class not proposed (it came after the window) has the association
-released and another opened for it and the next ones. An instance the destination accepted no
-context for counts as failed, as does each one left when an association with the destination
-cannot be had (refused, unreachable, aborted): the final status is then 0xA702 (all failed) or
-0xB000, with the counts, as PS3.4 C.4.2.1.4 has it for sub-operations that cannot be performed.
+The Pending data sets are C-STOREd, one after the other, each before the handler is resumed
+(as pynetdicom: a handler may reuse its Dataset or remove a file once it is sent), over one
+association with the destination, opened when the first one is ready, each C-STORE carrying the
+Move Originator AE Title and Message ID. Unless ``contexts`` is given, it proposes contexts built
+from the instances themselves: the instance's SOP class with its own transfer syntax and, for an
+uncompressed one, explicit and implicit VR little endian. An instance of a class (or compressed
+syntax) not proposed has the association released and another opened, proposing it and every
+class sent so far (a handler that knows its classes gives ``contexts`` and saves that). An
+instance the destination accepted no context for counts as failed, as does each one left when an
+association with the destination cannot be had (refused, unreachable, aborted): the final status
+is then 0xA702 (all failed) or 0xB000, with the counts, as PS3.4 C.4.2.1.4 has it for
+sub-operations that cannot be performed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
@@ -33,7 +34,7 @@ from dicomnet import events as evt
 from dicomnet.dicomfile import UNCOMPRESSED, InvalidFileError, read_file_info
 from dicomnet.dimse.messages import CMoveRQ
 from dicomnet.presentation import PresentationContext, build_context
-from dicomnet.services.query import PENDING, operation
+from dicomnet.services.query import operation
 from dicomnet.services.retrieve import MOVE, DestinationError, final, suboperations
 from dicomnet.services.storage_scu import NoContextError, source_syntax, store
 from dicomnet.uids import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
@@ -42,12 +43,10 @@ from dicomnet.ul.events import MessageReceived
 if TYPE_CHECKING:
     from dicomnet.services.dispatch import ServiceHost
 
-__all__ = ["WINDOW", "answer_move", "contexts_for"]
+__all__ = ["answer_move", "contexts_for"]
 
 LOGGER = logging.getLogger("dicomnet.services")
 
-#: Pairs read ahead of the one being sent, to choose the sub-association's contexts.
-WINDOW: Final = 64
 #: Presentation contexts an association may propose.
 MAX_CONTEXTS: Final = 128
 UNKNOWN_DESTINATION: Final = 0xA801
@@ -73,11 +72,10 @@ def answer_move(host: ServiceHost, received: MessageReceived, request: CMoveRQ) 
         if isinstance(target, int):
             outcome: tuple[dict[str, Any], Any] = ({"status": target}, None)
         else:
-            window = _Window(results)
-            destination = _Destination(host, request, target, window)
+            destination = _Destination(host, request, target)
             try:
                 outcome = suboperations(
-                    host, received.context_id, request, window, MOVE, destination.store
+                    host, received.context_id, request, results, MOVE, destination.store
                 )
             finally:
                 destination.close()
@@ -111,57 +109,6 @@ def _destination(value: object, title: str) -> _Target | int:
     return address, port, options
 
 
-def _is_pending(item: object) -> bool:
-    if not (isinstance(item, tuple | list) and len(item) == 2):
-        return False
-    status = item[0]
-    if isinstance(status, Dataset):
-        status = status.get("Status")
-    return status in PENDING
-
-
-class _Window:
-    """The handler's pairs, some read ahead: ``ahead()`` tells the data sets to come. What the
-    handler raises while read ahead is raised when its turn comes."""
-
-    def __init__(self, results: Iterator[object], size: int = WINDOW) -> None:
-        self._results = results
-        self._size = size
-        self._buffer: deque[object] = deque()
-        self._error: Exception | None = None
-        self._ended = False
-
-    def __iter__(self) -> Iterator[object]:
-        return self
-
-    def __next__(self) -> object:
-        if self._buffer:
-            return self._buffer.popleft()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        if self._ended:
-            raise StopIteration
-        return next(self._results)
-
-    def ahead(self) -> list[object]:
-        """The data sets of the Pending pairs read ahead, reading up to the window's size (not
-        past the end, an error or a pair that ends the operation)."""
-        while len(self._buffer) < self._size and not self._ended and self._error is None:
-            try:
-                item = next(self._results)
-            except StopIteration:
-                self._ended = True
-                break
-            except Exception as exc:
-                self._error = exc
-                break
-            self._buffer.append(item)
-            if not _is_pending(item):
-                self._ended = True
-        return [item[1] for item in self._buffer if _is_pending(item)]  # type: ignore[index]
-
-
 def _key(dataset: object) -> _Key | None:
     """(SOP class, transfer syntax) of a data set or file; None if they cannot be told."""
     if isinstance(dataset, Dataset):
@@ -180,11 +127,14 @@ def contexts_for(datasets: Sequence[object]) -> tuple[list[PresentationContext],
     """Contexts for sending ``datasets`` (at most 128) and the (SOP class, transfer syntax)
     pairs they carry: per SOP class, one for its uncompressed instances (their own transfer
     syntax first, then explicit and implicit VR little endian), one per compressed syntax."""
+    return _contexts(key for key in map(_key, datasets) if key is not None)
+
+
+def _contexts(keys: Iterable[_Key]) -> tuple[list[PresentationContext], set[_Key]]:
     groups: dict[tuple[str, str | None], list[str]] = {}
     covered: set[_Key] = set()
-    for dataset in datasets:
-        key = _key(dataset)
-        if key is None or key in covered:
+    for key in keys:
+        if key in covered:
             continue
         sop_class, syntax = key
         plain = syntax is None or syntax in UNCOMPRESSED
@@ -205,9 +155,7 @@ def contexts_for(datasets: Sequence[object]) -> tuple[list[PresentationContext],
 class _Destination:
     """The association with the move destination, (re)opened as the instances need."""
 
-    def __init__(
-        self, host: ServiceHost, request: CMoveRQ, target: _Target, window: _Window
-    ) -> None:
+    def __init__(self, host: ServiceHost, request: CMoveRQ, target: _Target) -> None:
         owner = host.event_owner()
         self._owner = owner
         self._ae = owner.ae
@@ -215,17 +163,21 @@ class _Destination:
         self._message_id = request.message_id
         self._title = request.move_destination
         self._address, self._port, self._options = target
-        self._window = window
         self._assoc: Any = None
         self._covered: set[_Key] | None = None
+        #: The (SOP class, transfer syntax) pairs sent so far: proposed again on reopening.
+        self._seen: dict[_Key, None] = {}
         self._number = 0
 
     def store(self, dataset: object) -> int | None:
         """C-STORE ``dataset`` on the destination: its status (None: no response)."""
         if self._assoc is not None and not self._assoc.is_established:
             raise DestinationError(f"the association with '{self._title}' ended")
-        if self._assoc is None or self._needs_other_contexts(dataset):
-            self._open(dataset)
+        key = _key(dataset)
+        if self._assoc is None or self._needs_other_contexts(key):
+            self._open(key)
+        if key is not None:
+            self._seen[key] = None
         self._number = self._number % 0xFFFF + 1
         response = store(
             self._assoc,
@@ -236,18 +188,18 @@ class _Destination:
         )
         return None if response is None else response.status
 
-    def _needs_other_contexts(self, dataset: object) -> bool:
+    def _needs_other_contexts(self, key: _Key | None) -> bool:
         if self._covered is None:  # the handler's own contexts
             return False
-        key = _key(dataset)
         return key is not None and key not in self._covered
 
-    def _open(self, first: object) -> None:
+    def _open(self, first: _Key | None) -> None:
         self._end()
         options = dict(self._options)
         contexts = options.pop("contexts", None)
         if contexts is None:
-            contexts, self._covered = contexts_for([first, *self._window.ahead()])
+            keys = [first, *self._seen] if first is not None else list(self._seen)
+            contexts, self._covered = _contexts(keys)
             if not contexts:
                 raise NoContextError("no SOP class to propose for the sub-operation")
         try:

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from dicomnet import events as evt
 from dicomnet.dimse.messages import CGetRQ, CGetRSP, CMoveRQ, CMoveRSP
 from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.query import CANCEL, PENDING, operation
 from dicomnet.services.statuses import status_fields
-from dicomnet.status import STATUS_WARNING, code_to_category
+from dicomnet.status import STATUS_FAILURE, STATUS_WARNING, code_to_category
 from dicomnet.ul.events import MessageReceived
 
 if TYPE_CHECKING:
@@ -75,6 +76,19 @@ class _Tally:
             self.failed += 1
             if uid:
                 self.failed_uids.append(uid)
+
+    def end_early(self, status: int, dataset: object) -> None:
+        """The handler ended the retrieve with ``status`` (and ``dataset``): after a failure or a
+        warning, the sub-operations left count as failed, and the handler's own Failed SOP
+        Instance UID List, when it gives one, is the one sent."""
+        if status == CANCEL or code_to_category(status) not in (STATUS_FAILURE, STATUS_WARNING):
+            return
+        self.fail_remaining()
+        listed = dataset.get("FailedSOPInstanceUIDList") if isinstance(dataset, Dataset) else None
+        if listed:
+            self.failed_uids = [
+                str(uid) for uid in (listed if isinstance(listed, list | MultiValue) else [listed])
+            ]
 
     def fail_remaining(self) -> None:
         """The sub-operations left cannot be made: they count as failed."""
@@ -143,7 +157,7 @@ def suboperations(  # noqa: PLR0917
             LOGGER.info("%d sub-operations: the counts sent saturate at 65535", count)
         tally = _Tally(count)
         for item in results:
-            if tally.remaining == 0 and count:
+            if tally.remaining == 0:  # (a count of 0 is an immediate Success)
                 break
             outcome = _one(host, context_id, request, item, tally, kind, store)
             if outcome is not None:
@@ -175,6 +189,7 @@ def _one(  # noqa: PLR0917
         return {"status": INVALID}
     fields = status_fields(item[0], failure=INVALID, what=kind.name)
     if fields["status"] not in PENDING:
+        tally.end_early(fields["status"], item[1])
         return fields
     status, uid = _store(item[1], kind, store)
     tally.count(status, uid)
@@ -230,9 +245,7 @@ def final(  # noqa: PLR0917
         counts.pop("number_of_remaining_suboperations", None)
     identifier = None
     if tally is not None and tally.failed_uids:
-        failed = Dataset()
-        failed.FailedSOPInstanceUIDList = tally.failed_uids
-        identifier = encode_dataset(failed, transfer_syntax)
+        identifier = _failed_list(tally.failed_uids, transfer_syntax)
     response = kind.response(
         message_id_being_responded_to=request.message_id,
         affected_sop_class_uid=request.affected_sop_class_uid,
@@ -241,3 +254,15 @@ def final(  # noqa: PLR0917
         **counts,
     )
     host.send_response(context_id, response, identifier)
+
+
+def _failed_list(uids: list[str], transfer_syntax: str) -> bytes | None:
+    """The Failed SOP Instance UID List as an identifier; None (no identifier) if the UIDs
+    cannot be encoded (a peer's UID with characters no UI may have)."""
+    failed = Dataset()
+    failed.FailedSOPInstanceUIDList = uids
+    try:
+        return encode_dataset(failed, transfer_syntax)
+    except Exception as exc:
+        LOGGER.error("The Failed SOP Instance UID List cannot be encoded (%s): not sent", exc)
+        return None
