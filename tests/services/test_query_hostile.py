@@ -454,8 +454,10 @@ def test_a_c_cancel_stops_a_long_find_stream(
     assert time.monotonic() - started < WAIT
     assert statuses[-1] == 0xFE00
     assert set(statuses[:-1]) == {0xFF00}
-    assert 10 <= len(statuses) < 1000
-    assert next(yielded) < 1000
+    # the responses already on their way when the C-CANCEL came (how many: a matter of the two
+    # processes' scheduling, thousands on a loaded machine), then the end
+    assert 10 <= len(statuses) < 50_000
+    assert next(yielded) < 50_000
 
 
 # -- responses whose identifier is not a data set ------------------------------------------------
