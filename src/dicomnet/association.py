@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from dicomnet import _config
 from dicomnet import events as evt
 from dicomnet.acceptor import ACSE, answer_request
+from dicomnet.association_normalized import NormalizedRequests
 from dicomnet.association_services import DimseServices, store_options
 from dicomnet.errors import LocalProtocolError
 from dicomnet.events import HandlerRegistry
@@ -73,7 +74,7 @@ def _write_limit(network_timeout: float | None) -> float:
     return _WRITE_LIMIT if network_timeout is None else network_timeout
 
 
-class Association(DimseServices, threading.Thread):
+class Association(DimseServices, NormalizedRequests, threading.Thread):
     """One association, requested by us (``mode="requestor"``) or by a peer (``"acceptor"``)."""
 
     def __init__(self, ae: ApplicationEntity, mode: str) -> None:

@@ -393,6 +393,16 @@ class DimseServices:
         A data set that fails while it is being read (a file that cannot be read) aborts the
         association (half a message cannot be taken back) and the error is raised.
         """
+        received = self._exchange(context_id, request, dataset)
+        return None if received is None else received.message
+
+    def _exchange(
+        self,
+        context_id: int,
+        request: DimseRequest,
+        dataset: Buffer | Iterable[Buffer] | None = None,
+    ) -> MessageReceived | None:
+        """``send_request``, the response with its data set."""
         waiter = self._channel.expect(request.message_id)
         try:
             try:
@@ -406,7 +416,6 @@ class DimseServices:
                 self.abort()
                 raise
             self._notify(evt.EVT_DIMSE_SENT, {"message": request, "context_id": context_id})
-            received = self._next_response(waiter)
+            return self._next_response(waiter)
         finally:
             waiter.close()
-        return None if received is None else received.message

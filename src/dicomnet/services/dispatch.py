@@ -28,6 +28,7 @@ from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
 from dicomnet.services.families import refusal
 from dicomnet.services.move import answer_move
+from dicomnet.services.normalized import NORMALIZED, answer_normalized
 from dicomnet.services.query import answer_find
 from dicomnet.services.retrieve import answer_get
 from dicomnet.services.storage import StoreOptions, answer_store
@@ -121,6 +122,8 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         answer_echo(host, received, message)
     elif isinstance(message, CFindRQ | CGetRQ | CMoveRQ):
         _query(host, received, message)
+    elif type(message) in NORMALIZED:
+        answer_normalized(host, received, message)  # type: ignore[arg-type]
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
 

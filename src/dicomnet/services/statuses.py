@@ -114,6 +114,16 @@ _STATUS_ELEMENTS: Final[dict[str, tuple[int, str]]] = {
     )
 }
 _STATUS_TAG: Final = COMMAND_ELEMENTS["status"][0]
+#: What the DIMSE-N responses add (pynetdicom's, and N-CREATE's instance UID the SCP chose).
+_N_STATUS: Final[dict[str, tuple[tuple[str, tuple[int, str]], ...]]] = {
+    name: tuple((field, COMMAND_ELEMENTS[field]) for field in fields)
+    for name, fields in {
+        "NEventReportRSP": ("affected_sop_class_uid", "affected_sop_instance_uid", "event_type_id"),
+        "NGetRSP": ("attribute_identifier_list",),
+        "NSetRSP": ("attribute_identifier_list",),
+        "NCreateRSP": ("affected_sop_instance_uid", "attribute_identifier_list"),
+    }.items()
+}
 
 
 def _element(tag: int, vr: str, value: Any) -> DataElement:
@@ -127,11 +137,11 @@ def response_status(rsp: DimseResponse) -> Dataset:
     elements: dict[BaseTag, DataElement | RawDataElement] = {
         BaseTag(_STATUS_TAG): _element(_STATUS_TAG, "US", rsp.status)
     }
-    for name, (tag, vr) in _STATUS_ELEMENTS.items():
+    for name, (tag, vr) in (*_STATUS_ELEMENTS.items(), *_N_STATUS.get(type(rsp).__name__, ())):
         value = getattr(rsp, name, None)
         if value is not None:
             elements[BaseTag(tag)] = _element(tag, vr, list(value) if vr == "AT" else value)
-    return Dataset(elements)
+    return Dataset(dict(sorted(elements.items())))
 
 
 def status_dataset(code: int) -> Dataset:
