@@ -218,3 +218,54 @@ def test_commitment_report_builds_the_event_information() -> None:
     assert event_type == 2
     assert "ReferencedSOPSequence" not in info
     assert info.FailedSOPSequence[0].FailureReason == 0x0112
+
+
+def test_a_report_handler_that_takes_long_does_not_hold_the_association_up(
+    stations: Stations,
+) -> None:
+    """The requestor's EVT_N_EVENT_REPORT handler runs apart: while it waits, a C-ECHO on the
+    same association is answered."""
+    gate, inside = threading.Event(), threading.Event()
+
+    def slow_report(event: Any) -> tuple[int, None]:
+        inside.set()
+        assert gate.wait(WAIT)
+        return 0x0000, None
+
+    def on_action(event: Any) -> tuple[int, None]:
+        assoc = event.assoc
+        event_type, info = commitment_report(commitment_request(event).transaction_uid, [])
+        threading.Thread(
+            target=lambda: reported.append(send_commitment_report(assoc, event_type, info))
+        ).start()
+        return 0x0000, None
+
+    reported: list[Dataset] = []
+    archive = AE("ARCHIVE")
+    archive.add_supported_context(STORAGE_COMMITMENT_PUSH)
+    archive.add_supported_context("1.2.840.10008.1.1")
+    stations.started.append(archive)
+    server = archive.start_server(
+        ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_N_ACTION, on_action)]
+    )
+    assert server is not None
+    modality = AE("MODALITY")
+    modality.add_requested_context(STORAGE_COMMITMENT_PUSH)
+    modality.add_requested_context("1.2.840.10008.1.1")
+    modality.dimse_timeout = WAIT
+    stations.started.append(modality)
+    assoc = modality.associate(
+        "127.0.0.1",
+        server.server_address[1],
+        evt_handlers=[(evt.EVT_N_EVENT_REPORT, slow_report)],
+    )
+    info = Dataset()
+    info.TransactionUID, info.ReferencedSOPSequence = "1.2.3.4.3", []
+    status, _ = assoc.send_n_action(info, 1, STORAGE_COMMITMENT_PUSH, STORAGE_COMMITMENT_INSTANCE)
+    assert status.Status == 0x0000
+    assert inside.wait(WAIT)  # the report's handler is running (and waiting)
+    assert assoc.send_c_echo().Status == 0x0000  # the association is not held up meanwhile
+    gate.set()
+    assert eventually(lambda: len(reported) == 1)
+    assert reported[0].Status == 0x0000
+    assoc.release()

@@ -9,6 +9,7 @@ arrives here answers nothing we asked and is logged and dropped.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Final, Protocol
 
 from dicomnet.dimse.assemble import MemorySink
@@ -23,6 +24,7 @@ from dicomnet.dimse.messages import (
     DimseMessage,
     DimseRequest,
     DimseResponse,
+    NEventReportRQ,
 )
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContextTuple
@@ -122,10 +124,24 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
         answer_echo(host, received, message)
     elif isinstance(message, CFindRQ | CGetRQ | CMoveRQ):
         _query(host, received, message)
+    elif isinstance(message, NEventReportRQ) and getattr(host.event_owner(), "is_requestor", False):
+        _apart(host, received, message)
     elif type(message) in NORMALIZED:
         answer_normalized(host, received, message)  # type: ignore[arg-type]
     elif isinstance(message, DimseRequest):
         _unsupported(host, received.context_id, message)
+
+
+def _apart(host: ServiceHost, received: MessageReceived, message: NEventReportRQ) -> None:
+    """An N-EVENT-REPORT reaching the association's requestor (a storage commitment result)
+    is answered on a thread of its own: its handler, however long it takes, does not hold up
+    the association (the requests its user is waiting on, say)."""
+    threading.Thread(
+        target=answer_normalized,
+        args=(host, received, message),
+        name="dicomnet-event-report",
+        daemon=True,
+    ).start()
 
 
 def _query(host: ServiceHost, received: MessageReceived, message: QueryRequest) -> None:

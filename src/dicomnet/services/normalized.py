@@ -41,9 +41,10 @@ from dicomnet.dimse.messages import (
 )
 from dicomnet.dimse_primitives import from_message
 from dicomnet.services.encoding import encode_dataset
-from dicomnet.services.normalized_rules import normalized_refusal
+from dicomnet.services.normalized_rules import normalized_refusal, sop_class_of
 from dicomnet.services.statuses import status_fields
-from dicomnet.status import STATUS_SUCCESS, STATUS_WARNING, code_to_category
+from dicomnet.sop_class import uid_to_service_class
+from dicomnet.status import GENERAL_STATUS, STATUS_SUCCESS, STATUS_WARNING, code_to_category
 from dicomnet.ul.events import MessageReceived
 
 if TYPE_CHECKING:
@@ -94,11 +95,24 @@ def answer_normalized(
         attrs = {"request": from_message(request, data), "context": context}
         status, reply = _run(host, service, attrs)
         fields.update(status)
+        _check_status(fields["status"], sop_class_of(request), service)
         dataset = _reply(request, service, fields, reply, str(context.transfer_syntax))
     response = service.response(
         message_id_being_responded_to=request.message_id, has_dataset=dataset is not None, **fields
     )
     host.send_response(received.context_id, response, dataset)
+
+
+def _check_status(code: int, sop_class: str, service: _Service) -> None:
+    """A status the SOP class's service class does not define is sent anyway, with a warning."""
+    service_class = uid_to_service_class(sop_class)
+    if code not in service_class.statuses and code not in GENERAL_STATUS:
+        LOGGER.warning(
+            "The %s handler's status 0x%04X is not one of the %s: sent anyway",
+            service.name,
+            code,
+            service_class.name,
+        )
 
 
 def _echoed(request: NormalizedRequest) -> dict[str, Any]:

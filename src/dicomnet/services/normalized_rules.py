@@ -3,8 +3,8 @@
 - Its SOP class is its context's, or a member of the context's meta SOP class (Print
   Management, PS3.4 H.3), or both are Unified Procedure Step classes (every UPS message names the
   UPS Push class, whichever UPS class the context has, PS3.4 CC.3.1): else 0x0122.
-- Its message is one the SOP class's service class uses (an N-DELETE of a Storage Commitment
-  instance is not): else 0x0211.
+- Its message is one the SOP class uses (``MESSAGES_OF``; else its service class's: an N-DELETE
+  of a Storage Commitment instance, an N-GET of an MPPS outside the Retrieve class): else 0x0211.
 - Its Event Type ID (N-EVENT-REPORT) or Action Type ID (N-ACTION) is one the SOP class defines:
   else 0x0113 (no such event type) or 0x0123 (no such action).
 - The attributes the class makes mandatory for that event or action are in the data set (a
@@ -32,7 +32,7 @@ from dicomnet.service_class import ServiceClass
 from dicomnet.services.families import Refusal
 from dicomnet.sop_class import uid_to_service_class
 
-__all__ = ["ACTION_TYPES", "EVENT_TYPES", "META_MEMBERS", "normalized_refusal"]
+__all__ = ["ACTION_TYPES", "EVENT_TYPES", "MESSAGES_OF", "META_MEMBERS", "normalized_refusal"]
 
 SOP_CLASS_NOT_SUPPORTED, UNRECOGNISED_OPERATION = 0x0122, 0x0211
 NO_SUCH_EVENT_TYPE, NO_SUCH_ACTION, MISSING_ATTRIBUTE = 0x0113, 0x0123, 0x0120
@@ -65,6 +65,32 @@ ACTION_TYPES: Final[dict[str, frozenset[int]]] = {
     _PRINT + "33": frozenset({1, 2}),  # S.3: initiate, cancel media creation
     "1.2.840.10008.1.40": frozenset({1}),  # P: procedural event logging
     "1.2.840.10008.1.42": frozenset({1}),  # P: substance administration logging
+}
+_CREATE, _SET, _GET, _ACTION, _DELETE, _REPORT = (
+    "N-CREATE", "N-SET", "N-GET", "N-ACTION", "N-DELETE", "N-EVENT-REPORT"
+)  # fmt: skip
+#: The messages of the SOP classes that use fewer than their service class (PS3.4 F.7, H.4,
+#: J.3, N, P, S, EE, FF, GG): an MPPS is created and set, got through the Retrieve class and
+#: reported through the Notification class; a Printer is got and reports; and so on.
+MESSAGES_OF: Final[dict[str, frozenset[str]]] = {
+    "1.2.840.10008.3.1.2.3.3": frozenset({_CREATE, _SET}),
+    "1.2.840.10008.3.1.2.3.4": frozenset({_GET}),
+    _MPPS_NOTIFICATION: frozenset({_REPORT}),
+    STORAGE_COMMITMENT: frozenset({_ACTION, _REPORT}),
+    _FILM_SESSION: frozenset({_CREATE, _SET, _DELETE, _ACTION}),
+    _FILM_BOX: frozenset({_CREATE, _SET, _DELETE, _ACTION}),
+    _PRINT + "4": frozenset({_SET}),  # grayscale image box
+    _PRINT + "4.1": frozenset({_SET}),  # color image box
+    _PRINT + "15": frozenset({_SET}),  # annotation box
+    _PRINTER: frozenset({_GET, _REPORT}),
+    _PRINT_JOB: frozenset({_GET, _REPORT}),
+    _PRINT + "23": frozenset({_CREATE, _DELETE}),  # presentation LUT
+    _PRINT + "16.376": frozenset({_GET}),  # printer configuration retrieval
+    _PRINT + "33": frozenset({_CREATE, _ACTION, _GET}),  # media creation management
+    _PRINT + "40": frozenset({_GET}),  # display system
+    "1.2.840.10008.5.1.4.33": frozenset({_CREATE}),  # instance availability notification
+    "1.2.840.10008.1.40": frozenset({_ACTION}),  # procedural event logging
+    "1.2.840.10008.1.42": frozenset({_ACTION}),  # substance administration logging
 }
 #: The attributes a data set must have, by (SOP class, message, type).
 _REQUIRED: Final[dict[tuple[str, str, int], tuple[str, ...]]] = {
@@ -101,7 +127,8 @@ def normalized_refusal(
     if not _on_its_context(sop_class, abstract_syntax):
         return Refusal(SOP_CLASS_NOT_SUPPORTED, "The SOP Class is not the presentation context's")
     service = uid_to_service_class(sop_class)
-    if service is not ServiceClass and message not in service.dimse:
+    messages = MESSAGES_OF.get(sop_class, service.dimse if service is not ServiceClass else None)
+    if messages is not None and message not in messages:
         return Refusal(UNRECOGNISED_OPERATION, f"The SOP Class is not used with {message}")
     kind = _kind(request)
     if kind is None:
