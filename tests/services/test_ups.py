@@ -79,7 +79,7 @@ def _subscriber(stations: Stations, port: int, reports: queue.Queue[Any]) -> Any
         reports.put((event.event_type, event.event_information.ProcedureStepState))
         return 0x0000, None
 
-    common = [
+    common: list[Any] = [
         SOPClassCommonExtendedNegotiation(sop_class_uid=uid, service_class_uid=UPS_SERVICE)
         for uid in (UPS_WATCH, UPS_EVENT)
     ]
