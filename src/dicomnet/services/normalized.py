@@ -5,9 +5,11 @@ refuses it first (``normalized_rules``: 0x0122, 0x0211, 0x0113, 0x0123, 0x0120).
 follow pynetdicom's contracts: N-DELETE's returns a status (an int or a Dataset with Status), the
 others ``(status, dataset or None)``. A handler that raises, or none bound, earns 0x0110
 (processing failure, with a logged traceback); a result of another shape 0x0110 too; a status
-that is not a usable one 0xC002 (0xC001 for a Dataset without Status). The data set (Event
-Reply, Attribute List, Action Reply) is sent with a Success or Warning status only, encoded in the
-context's transfer syntax; one that cannot be encoded turns the response into 0x0110.
+that is not a usable one 0xC002 (0xC001 for a Dataset without Status); a status Dataset's
+Attribute Identifier List (with 0x0107, attribute list error) goes into an N-GET, N-SET or
+N-CREATE response. The data set (Event Reply, Attribute List, Action Reply) is sent with a
+Success or Warning status only, encoded in the context's transfer syntax; one that cannot be
+encoded turns the response into 0x0110.
 
 The response echoes the request's SOP Class and Instance UIDs (and the Event or Action Type ID);
 an N-CREATE without an Affected SOP Instance UID takes the one the handler puts in its data set
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
 
 from dicomnet import events as evt
 from dicomnet.dimse.assemble import MemorySink
@@ -148,7 +152,20 @@ def _run(host: ServiceHost, service: _Service, attrs: dict[str, Any]) -> tuple[d
     else:
         LOGGER.error("The %s handler returned %r, not (status, dataset)", service.name, result)
         return {"status": PROCESSING_FAILURE}, None
-    return status_fields(status, failure=0xC002, what=service.name, no_status=0xC001), reply
+    fields = status_fields(status, failure=0xC002, what=service.name, no_status=0xC001)
+    if isinstance(status, Dataset) and "attribute_identifier_list" in _fields_of(service):
+        try:
+            listed = status.get("AttributeIdentifierList")
+            tags = listed if isinstance(listed, list | MultiValue) else [listed] if listed else []
+            if tags:
+                fields["attribute_identifier_list"] = tuple(int(Tag(tag)) for tag in tags)
+        except Exception as exc:
+            LOGGER.warning("The status's Attribute Identifier List cannot be sent: %s", exc)
+    return fields, reply
+
+
+def _fields_of(service: _Service) -> frozenset[str]:
+    return frozenset(service.response.__dataclass_fields__)
 
 
 def _reply(
