@@ -7,7 +7,8 @@ collection of this file.
 
 Scope so far: the top level, ``sop_class``, ``status``, ``evt``/``events``, the context lists,
 ``_config``, ``dimse_primitives``, the signatures of ``AE`` and of ``Association`` for what exists
-(``LATER_ISSUES`` lists the rest), and the server returned by ``start_server(block=False)``.
+(``LATER_ISSUES`` lists the rest; the DIMSE-N ``send_n_*`` exactly as pynetdicom's), and the server
+returned by ``start_server(block=False)``.
 """
 
 from __future__ import annotations
@@ -65,22 +66,24 @@ AE_CHECKED = [
     "add_supported_context", "remove_supported_context", "active_associations", "associate",
     "start_server", "make_server", "shutdown",
 ]  # fmt: skip
+N_SERVICES = [
+    "send_n_action", "send_n_create", "send_n_delete", "send_n_event_report", "send_n_get",
+    "send_n_set",
+]  # fmt: skip
 ASSOCIATION_CHECKED = [
     "is_established", "is_rejected", "is_aborted", "is_released", "is_requestor", "is_acceptor",
     "mode", "requestor", "acceptor", "local", "remote", "accepted_contexts", "rejected_contexts",
     "acse", "acse_timeout", "dimse_timeout", "network_timeout", "connection_timeout",
     "network_timeout_response", "release", "abort", "bind", "unbind", "get_events",
     "get_handlers", "send_c_echo", "send_c_find", "send_c_get", "send_c_move", "send_c_cancel",
-    "lock",
+    "lock", *N_SERVICES,
 ]  # fmt: skip
 # pynetdicom Association/AE names deliberately not checked yet. Later issues move each of them
 # into AE_CHECKED/ASSOCIATION_CHECKED when dicomnet implements it (or, for pynetdicom internals,
 # decide with a comment that it is not mirrored).
 LATER_ISSUES = [
-    # the DIMSE-C and DIMSE-N services beyond C-ECHO
+    # the DIMSE-C services beyond C-ECHO
     "send_c_store",
-    "send_n_action", "send_n_create", "send_n_delete", "send_n_event_report", "send_n_get",
-    "send_n_set",
     # pynetdicom's providers and thread plumbing on the Association
     "ae", "dimse", "dul", "kill", "request", "run_reactor", "set_socket",
     # pynetdicom's Association is a threading.Thread; whether dicomnet's is comes with the driver
@@ -468,6 +471,21 @@ def test_query_retrieve_signatures_are_pynetdicoms(name: str) -> None:
     ours = getattr(_attr("dicomnet.association", "Association"), name, None)
     assert callable(ours), f"Association.{name} is missing"
     assert _parameters(ours) == _parameters(getattr(TheirAssociation, name))
+
+
+@pytest.mark.parametrize("name", N_SERVICES)
+def test_dimse_n_signatures_are_pynetdicoms(name: str) -> None:
+    """Exactly pynetdicom's parameters (names, order, kinds, defaults): they are called
+    positionally, ``send_n_action(ds, 1, class_uid, instance_uid)``, and ``msg_id`` and
+    ``meta_uid`` by keyword or position."""
+    ours = getattr(_attr("dicomnet.association", "Association"), name, None)
+    assert callable(ours), f"Association.{name} is missing"
+    assert _parameters(ours) == _parameters(getattr(TheirAssociation, name))
+
+
+def test_pynetdicom_has_the_dimse_n_services_we_pin() -> None:
+    names = {n for n in dir(TheirAssociation) if n.startswith("send_n_")}
+    assert names == set(N_SERVICES)
 
 
 def test_pynetdicom_event_has_the_members_we_pin() -> None:

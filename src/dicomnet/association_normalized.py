@@ -4,8 +4,8 @@ signatures and return values.
 
 Each returns the response's status Dataset (with its optional elements: Error Comment, Error ID,
 Attribute Identifier List, and for an N-CREATE the Affected SOP Instance UID the SCP chose) and,
-but for N-DELETE, the response's data set decoded when the status is Success or Warning and it
-has one (None otherwise); ``(Dataset(), None)`` after a DIMSE timeout (the association is then
+but for N-DELETE, the response's data set decoded when the status is Success or Warning (an empty
+Dataset when it has none, as pynetdicom; None with another status or one that cannot be decoded); ``(Dataset(), None)`` after a DIMSE timeout (the association is then
 aborted) or an abort. ``meta_uid`` sends the request on the context of a meta SOP class (Print
 Management); otherwise the context is the SOP class's (for a UPS class, any UPS class's).
 """
@@ -183,7 +183,7 @@ class NormalizedRequests:
         if code_to_category(response.status) not in (STATUS_SUCCESS, STATUS_WARNING):
             return status, None
         if not isinstance(received.dataset, MemorySink) or not received.dataset.data:
-            return status, None
+            return status, Dataset()  # as pynetdicom: Success or Warning without a data set
         return status, self._identifier(received)
 
     def _normalized_context(self, abstract_syntax: str, service: str) -> PresentationContext:

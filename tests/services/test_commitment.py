@@ -135,7 +135,7 @@ class Modality:
         status, reply = assoc.send_n_action(
             info, 1, STORAGE_COMMITMENT_PUSH, STORAGE_COMMITMENT_INSTANCE
         )
-        assert (status.Status, reply) == (0x0000, None)
+        assert (status.Status, reply) == (0x0000, Dataset())  # (as pynetdicom)
         if not keep:
             assoc.release()
         return assoc

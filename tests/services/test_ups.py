@@ -119,8 +119,8 @@ def test_ups_actions_are_checked_before_the_handler(stations: Stations) -> None:
     assert (status.Status, status.ErrorComment) == (0x0120, "Missing attribute DeletionLock")
     status, _ = assoc.send_n_action(no_lock, 6, UPS_PUSH, WORKITEM)
     assert status.Status == 0x0123  # no such action
-    status, _ = assoc.send_n_action(None, 2, UPS_PUSH, WORKITEM)  # a state change: no state
-    assert status.Status == 0x0120
+    status, _ = assoc.send_n_action(None, 1, UPS_PUSH, WORKITEM)  # a state change: no state
+    assert (status.Status, status.ErrorComment) == (0x0120, "Missing attribute ProcedureStepState")
     status, _ = assoc.send_n_action(None, 4, UPS_PUSH, GLOBAL_SUBSCRIPTION)  # unsubscribe
     assert status.Status == 0x0000
     assert [action[0] for action in worklist.actions] == [4]

@@ -13,12 +13,12 @@ encoded turns the response into 0x0110.
 
 The response echoes the request's SOP Class and Instance UIDs (and the Event or Action Type ID);
 an N-CREATE without an Affected SOP Instance UID takes the one the handler puts in its data set
-(removed from what is sent, as in pynetdicom), and one with neither is 0x0110.
+(removed from what is sent, as in pynetdicom; with a Warning status too, where pynetdicom takes
+it only with Success), and one with neither is 0x0110.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -59,6 +59,7 @@ __all__ = ["NORMALIZED", "NormalizedRequest", "answer_normalized"]
 LOGGER = logging.getLogger("dicomnet.services")
 
 PROCESSING_FAILURE: Final = 0x0110
+_AFFECTED_SOP_INSTANCE_UID: Final = 0x00001000
 
 NormalizedRequest = NEventReportRQ | NGetRQ | NSetRQ | NActionRQ | NCreateRQ | NDeleteRQ
 
@@ -177,7 +178,7 @@ def _reply(
 ) -> bytes | None:
     """The response's data set, encoded (None: none is sent); ``fields`` updated as needed."""
     category = code_to_category(fields["status"])
-    success = category == STATUS_SUCCESS
+    success = category in (STATUS_SUCCESS, STATUS_WARNING)  # (pynetdicom: Success only)
     if isinstance(request, NCreateRQ) and request.affected_sop_instance_uid is None and success:
         reply = _created_uid(fields, reply)
         if reply is None and fields["status"] == PROCESSING_FAILURE:
@@ -210,6 +211,8 @@ def _created_uid(fields: dict[str, Any], reply: Any) -> Any:
         fields["status"] = PROCESSING_FAILURE
         return None
     fields["affected_sop_instance_uid"] = str(uid)
-    reply = copy.copy(reply)
-    del reply.AffectedSOPInstanceUID
-    return reply
+    rest = Dataset()  # the handler's own Dataset (a template it keeps, say) is left as it is
+    for element in reply:
+        if element.tag != _AFFECTED_SOP_INSTANCE_UID:
+            rest.add(element)
+    return rest

@@ -59,7 +59,7 @@ EVENT_TYPES: Final[dict[str, frozenset[int]]] = {
 #: The Action Type IDs each SOP class defines.
 ACTION_TYPES: Final[dict[str, frozenset[int]]] = {
     STORAGE_COMMITMENT: frozenset({1}),  # J.3.2: request storage commitment
-    **dict.fromkeys(_UPS, frozenset(range(1, 6))),  # CC.2.2-3: cancel ... suspend subscription
+    **dict.fromkeys(_UPS, frozenset(range(1, 6))),  # CC.2.1-3: change state, cancel ... suspend
     _FILM_SESSION: frozenset({1}),  # H.4.1: print
     _FILM_BOX: frozenset({1}),  # H.4.2: print
     _PRINT + "33": frozenset({1, 2}),  # S.3: initiate, cancel media creation
@@ -97,7 +97,7 @@ _REQUIRED: Final[dict[tuple[str, str, int], tuple[str, ...]]] = {
     (STORAGE_COMMITMENT, "N-ACTION", 1): ("TransactionUID", "ReferencedSOPSequence"),
     (STORAGE_COMMITMENT, "N-EVENT-REPORT", 1): ("TransactionUID", "ReferencedSOPSequence"),
     (STORAGE_COMMITMENT, "N-EVENT-REPORT", 2): ("TransactionUID", "FailedSOPSequence"),
-    **{(ups, "N-ACTION", 2): ("ProcedureStepState",) for ups in _UPS},
+    **{(ups, "N-ACTION", 1): ("ProcedureStepState", "TransactionUID") for ups in _UPS},
     **{(ups, "N-ACTION", 3): ("DeletionLock",) for ups in _UPS},
     **{(ups, "N-EVENT-REPORT", 1): ("ProcedureStepState",) for ups in _UPS},
 }
