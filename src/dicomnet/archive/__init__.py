@@ -1,0 +1,1 @@
+"""The archive: an SQL index of stored instances and C-FIND matching (dicomnet qrscp)."""

@@ -1,0 +1,113 @@
+"""Start-up reconciliation of the storage folder with the index.
+
+After a crash between a file's rename and its row's commit, a file has no row; after files were
+removed by hand, rows have no file. ``reconcile`` walks the storage root:
+
+* a file without a row that reads as a DICOM file with its four UIDs is indexed (it was durable,
+  so it may have been acknowledged); one that does not is moved to the quarantine folder;
+* leftover temporary files (names starting with ``.``) are deleted: no success was ever sent
+  for them;
+* a row whose file is missing is removed;
+* a file the duplicate policy makes obsolete is moved to quarantine (never deleted here).
+
+Folders whose name starts with ``.`` (the quarantine among them) are not walked.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from dicomnet.archive.index import Index, Outcome
+
+__all__ = ["QUARANTINE", "ReconcileReport", "reconcile"]
+
+QUARANTINE: Final = ".quarantine"
+
+
+@dataclass
+class ReconcileReport:
+    """What reconciliation found and did."""
+
+    checked: int = 0
+    indexed: int = 0
+    quarantined: int = 0
+    temporary_removed: int = 0
+    rows_removed: int = 0
+
+
+def _files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder, folders, names in os.walk(root):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        found.extend(Path(folder, name) for name in sorted(names))
+    return found
+
+
+def _read(path: Path) -> tuple[Dataset, str] | None:
+    """The data set (without pixel data) and transfer syntax of a file, or None."""
+    try:
+        dataset = dcmread(path, stop_before_pixels=True)
+        syntax = str(dataset.file_meta.TransferSyntaxUID)
+    except Exception:  # any unreadable file is quarantined, whatever pydicom raised
+        return None
+    return dataset, syntax
+
+
+def _quarantine(root: Path, relative: str) -> None:
+    source = root / relative
+    target_dir = root / QUARANTINE
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / source.name
+    counter = 0
+    while target.exists():
+        counter += 1
+        target = target_dir / f"{source.name}.{counter}"
+    os.replace(source, target)
+
+
+def _index_file(index: Index, root: Path, relative: str, report: ReconcileReport) -> None:
+    path = root / relative
+    read = _read(path)
+    if read is None:
+        _quarantine(root, relative)
+        report.quarantined += 1
+        return
+    try:
+        result = index.add(read[0], relative, path.stat().st_size, read[1])
+    except ValueError:
+        _quarantine(root, relative)
+        report.quarantined += 1
+        return
+    if result.outcome is not Outcome.KEPT_FIRST:
+        report.indexed += 1
+    if result.obsolete_path is not None and (root / result.obsolete_path).exists():
+        _quarantine(root, result.obsolete_path)
+        report.quarantined += 1
+
+
+def reconcile(index: Index, storage_root: str | os.PathLike[str]) -> ReconcileReport:
+    """Make the index and the storage folder agree; the counts of what was done."""
+    root = Path(storage_root)
+    report = ReconcileReport()
+    known = set(index.paths())
+    seen: set[str] = set()
+    for path in _files(root):
+        relative = path.relative_to(root).as_posix()
+        if path.name.startswith("."):
+            path.unlink(missing_ok=True)
+            report.temporary_removed += 1
+            continue
+        report.checked += 1
+        seen.add(relative)
+        if relative not in known:
+            _index_file(index, root, relative, report)
+    for relative in sorted(known - seen):
+        if index.remove_path(relative) is not None:
+            report.rows_removed += 1
+    return report

@@ -1,0 +1,1 @@
+"""Tests of the archive index and C-FIND matching."""
