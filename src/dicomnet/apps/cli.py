@@ -23,6 +23,7 @@ APPS: Final[dict[str, tuple[str, str]]] = {
     "echoscp": ("dicomnet.apps.echoscp", "DICOM verification (C-ECHO) SCP"),
     "storescu": ("dicomnet.apps.storescu", "DICOM storage (C-STORE) SCU"),
     "storescp": ("dicomnet.apps.storescp", "DICOM storage (C-STORE) SCP"),
+    "qrscp": ("dicomnet.apps.qrscp", "DICOM archive: storage, query/retrieve, commitment"),
     "findscu": ("dicomnet.apps.findscu", "DICOM query (C-FIND) SCU"),
     "getscu": ("dicomnet.apps.getscu", "DICOM retrieve (C-GET) SCU"),
     "movescu": ("dicomnet.apps.movescu", "DICOM retrieve (C-MOVE) SCU"),

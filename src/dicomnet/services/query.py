@@ -6,7 +6,9 @@ the operation with it; when the generator is exhausted, Success follows. Between
 association reads what the peer has sent meanwhile (without waiting), and so does
 ``event.is_cancelled`` itself: a C-CANCEL-RQ turns it True, and the operation then ends with
 Cancel (0xFE00) at the next yield, as in pynetdicom. A handler that raises earns 0xC311, a yield that is not a pair or a status
-0xC002, an identifier that cannot be encoded 0xC312. A relevant patient information query has at
+0xC002, an identifier that cannot be encoded 0xC312. Beyond pynetdicom, an identifier may come
+pre-encoded (an object with ``encoded`` bytes, ``explicit_vr`` and ``dataset()``, as the archive's
+matches): sent as it is when the context's transfer syntax is its encoding. A relevant patient information query has at
 most one match: a second is 0xC100.
 """
 
@@ -26,6 +28,7 @@ from dicomnet.dimse_primitives import from_message
 from dicomnet.services.encoding import encode_dataset
 from dicomnet.services.families import MORE_THAN_ONE_MATCH, single_match
 from dicomnet.services.statuses import status_fields
+from dicomnet.uids import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from dicomnet.ul.events import MessageReceived
 
 if TYPE_CHECKING:
@@ -36,6 +39,9 @@ __all__ = ["answer_find", "operation"]
 LOGGER = logging.getLogger("dicomnet.services")
 
 PENDING: Final = frozenset({0xFF00, 0xFF01})
+#: A pre-encoded identifier (``encoded`` bytes, ``explicit_vr``, ``dataset()``: an archive's
+#: match) is sent as it is on a context of these transfer syntaxes: explicit VR or not.
+_PREENCODED: Final = {EXPLICIT_VR_LITTLE_ENDIAN: True, IMPLICIT_VR_LITTLE_ENDIAN: False}
 CANCEL: Final = 0xFE00
 HANDLER_FAILED, BAD_IDENTIFIER, INVALID = 0xC311, 0xC312, 0xC002
 
@@ -114,6 +120,12 @@ def _run(
 
 
 def _encoded(identifier: object, transfer_syntax: str) -> bytes | None:
+    encoded = getattr(identifier, "encoded", None)
+    if isinstance(encoded, bytes) and not isinstance(identifier, Dataset):
+        explicit = getattr(identifier, "explicit_vr", True)
+        if _PREENCODED.get(transfer_syntax) == explicit:
+            return encoded  # already in the context's encoding: sent as it is
+        identifier = identifier.dataset()  # type: ignore[attr-defined]
     if not isinstance(identifier, Dataset):
         LOGGER.error("The C-FIND handler yielded a Pending status without an identifier")
         return None

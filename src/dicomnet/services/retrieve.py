@@ -1,7 +1,8 @@
 """Retrieve (C-GET, and what C-MOVE shares with it) as SCP: pynetdicom's yield contract.
 
 The EVT_C_GET handler is a generator: first the number of sub-operations (not a non-negative
-int: 0xC413), then ``(status, dataset)`` pairs. Each Pending pair's
+int: 0xC413; beyond pynetdicom, a ``(status, None)`` pair with a final status ends the retrieve
+at once, as an archive refusing an identifier does), then ``(status, dataset)`` pairs. Each Pending pair's
 data set (a pydicom Dataset, or beyond pynetdicom the path of a DICOM file, streamed as it is) is
 stored on the requestor with a C-STORE over this association, and a Pending C-GET-RSP with the
 counts follows; a pair with another status ends the retrieve with it. The final status is Success
@@ -150,6 +151,10 @@ def suboperations(  # noqa: PLR0917
     tally: _Tally | None = None
     try:
         count = next(results, None)
+        if isinstance(count, tuple | list) and len(count) == 2:  # a status instead of a count
+            fields = status_fields(count[0], failure=INVALID, what=kind.name)
+            if fields["status"] not in PENDING:
+                return fields, None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             LOGGER.error("The %s handler's count yield is %r, not a count", kind.name, count)
             return {"status": kind.bad_count}, None

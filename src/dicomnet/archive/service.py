@@ -1,0 +1,302 @@
+"""The archive's handlers: C-STORE into durable files and the index, C-FIND from the index,
+C-GET and C-MOVE streaming the stored files, Storage Commitment from the durable index.
+
+**Storing** follows the durable order: the library writes the data set as it arrives into a
+temporary file in the storage root (``.dicomnet-*.part``: a leading dot, so a start-up
+reconciliation removes what a killed archive left) and fsyncs it; the handler renames it to
+``<Study>/<Series>/<SOP Instance>.dcm`` (UIDs of 1 to 64 digits and dots only; any other is
+stored under a generated UID, never as a path), fsyncs the directories it made and the one it
+renamed into, commits the row, and only then answers Success. Any failure on the way answers
+0xA700 and leaves either nothing or a complete file the next start-up indexes. A duplicate SOP
+Instance UID replaces the earlier instance (``Index``'s policy); its old file is removed once the
+new row is committed.
+
+**Storage Commitment**: the N-ACTION is recorded as pending in the index and answered at once;
+a worker thread checks the references against the index once the N-ACTION response has gone,
+and reports on the same association while it lasts, else on a new one to the requestor's
+configured address; the commitment stays pending (and is reported again at the next start)
+until a report is delivered. A Transaction UID seen before is reported failed with 0x0131.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from dicomnet import events as evt
+from dicomnet.archive.index import Index
+from dicomnet.archive.keys import Model
+from dicomnet.archive.matching import FindOptions, QueryError
+from dicomnet.dimse.messages import NActionRSP
+from dicomnet.services.commitment import (
+    DUPLICATE_TRANSACTION_UID,
+    commitment_report,
+    commitment_request,
+    send_commitment_report,
+)
+from dicomnet.uids import IMPLICIT_VR_LITTLE_ENDIAN
+
+__all__ = ["Archive", "Destination"]
+
+LOGGER = logging.getLogger("dicomnet.archive")
+
+_SAFE_UID: Final = re.compile(r"[0-9.]{1,64}")
+_OUT_OF_RESOURCES: Final = 0xA700
+#: How long the commitment worker waits for the N-ACTION response to leave before reporting.
+RESPONSE_WAIT: Final = 10.0
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where an AE title is reached: a C-MOVE destination, a commitment requestor."""
+
+    host: str
+    port: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A storage commitment to report."""
+
+    sent: threading.Event  #: set once its N-ACTION response has gone
+    assoc: Any  #: the association it came on (None: a previous run's)
+    requestor: str
+    transaction_uid: str
+    references: list[tuple[str, str]]
+    duplicate: bool  #: its Transaction UID was seen before
+
+
+def _failure(status: int, comment: str) -> Dataset:
+    failure = Dataset()
+    failure.Status = status
+    failure.ErrorComment = comment[:64]
+    return failure
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class Archive:
+    """The handlers of ``dicomnet qrscp`` over an ``Index`` and a storage root."""
+
+    def __init__(
+        self,
+        index: Index,
+        storage: Path,
+        *,
+        ae_title: str,
+        destinations: dict[str, Destination] | None = None,
+        durable: bool = True,
+    ) -> None:
+        self.index = index
+        self.storage = storage.resolve()
+        self.ae_title = ae_title
+        self.destinations = dict(destinations or {})
+        self.durable = durable
+        self.ae: Any = None  #: set by the app: the AE reports go out from
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._responded: dict[tuple[int, int], threading.Event] = {}
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def handlers(self) -> list[tuple[evt.EventType, Any]]:
+        """The event handlers to bind."""
+        return [
+            (evt.EVT_C_ECHO, lambda event: 0x0000),
+            (evt.EVT_C_STORE, self.on_store),
+            (evt.EVT_C_FIND, self.on_find),
+            (evt.EVT_C_GET, self.on_get),
+            (evt.EVT_C_MOVE, self.on_move),
+            (evt.EVT_N_ACTION, self.on_commit),
+            (evt.EVT_DIMSE_SENT, self._on_sent),
+        ]
+
+    # -- storage ---------------------------------------------------------------------------------
+
+    def relative_path(self, study: str, series: str, instance: str) -> str:
+        """Where an instance is stored, relative to the root (unsafe UIDs replaced)."""
+        parts = [uid if _SAFE_UID.fullmatch(uid) else generate_uid() for uid in (study, series)]
+        name = instance if _SAFE_UID.fullmatch(instance) else generate_uid()
+        return os.path.join(*parts, f"{name}.dcm")
+
+    def on_store(self, event: Any) -> int | Dataset:
+        """Keep the received file durably and index it; Success only then."""
+        received = Path(event.dataset_path)
+        try:
+            header = dcmread(received, stop_before_pixels=True)
+            relative = self.relative_path(
+                str(header.get("StudyInstanceUID", "")),
+                str(header.get("SeriesInstanceUID", "")),
+                str(header.SOPInstanceUID),
+            )
+            final = self._place(received, relative)
+            syntax = str(header.file_meta.TransferSyntaxUID)
+            result = self.index.add(header, relative, final.stat().st_size, syntax)
+        except (OSError, ValueError, AttributeError) as exc:
+            LOGGER.error("cannot store the instance: %s", exc)
+            return _failure(_OUT_OF_RESOURCES, "cannot store the instance")
+        obsolete = result.obsolete_path
+        if obsolete and obsolete != relative:
+            with contextlib.suppress(OSError):
+                (self.storage / obsolete).unlink()
+        return 0x0000
+
+    def _place(self, received: Path, relative: str) -> Path:
+        """Rename the received file to ``relative`` (inside the root), durably."""
+        final = (self.storage / relative).resolve()
+        if self.storage not in final.parents:
+            raise ValueError(f"{relative!r} leaves the storage directory")
+        made = [p for p in reversed(final.parents) if self.storage in p.parents and not p.exists()]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(received, 0o644)
+        os.replace(received, final)
+        if self.durable:
+            for directory in {final.parent, *(p.parent for p in made)}:
+                _fsync_directory(directory)
+        return final
+
+    # -- query and retrieve ----------------------------------------------------------------------
+
+    def on_find(self, event: Any) -> Iterator[tuple[Any, Any]]:
+        """C-FIND from the index: pre-encoded matches, streamed."""
+        model = Model.for_sop_class(str(event.request.AffectedSOPClassUID))
+        explicit = str(event.context.transfer_syntax) != IMPLICIT_VR_LITTLE_ENDIAN
+        options = FindOptions(explicit_vr=explicit, retrieve_ae_title=self.ae_title)
+        try:
+            matches = self.index.find(event.identifier, model, options)
+        except QueryError as exc:
+            yield _failure(exc.status, exc.comment), None
+            return
+        try:
+            for match in matches:
+                if event.is_cancelled:
+                    yield 0xFE00, None
+                    return
+                yield 0xFF00, match
+        finally:
+            close = getattr(matches, "close", None)
+            if close is not None:
+                close()
+
+    def _retrieve(self, event: Any) -> Iterator[Any]:
+        model = Model.for_sop_class(str(event.request.AffectedSOPClassUID))
+        try:
+            instances = self.index.instances_for(event.identifier, model)
+        except QueryError as exc:
+            yield _failure(exc.status, exc.comment), None
+            return
+        yield len(instances)
+        for instance in instances:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield 0xFF00, str(self.storage / instance.path)
+
+    def on_get(self, event: Any) -> Iterator[Any]:
+        """C-GET: the stored files, streamed to the requestor."""
+        yield from self._retrieve(event)
+
+    def on_move(self, event: Any) -> Iterator[Any]:
+        """C-MOVE: to configured destinations only (0xA801 for any other)."""
+        destination = self.destinations.get(str(event.move_destination or ""))
+        if destination is None:
+            LOGGER.error("Move destination %r is not configured", event.move_destination)
+            yield None, None
+            return
+        yield destination.host, destination.port, dict(destination.options)
+        yield from self._retrieve(event)
+
+    # -- storage commitment ----------------------------------------------------------------------
+
+    def on_commit(self, event: Any) -> tuple[int, None]:
+        """A storage commitment request: recorded as pending, reported by the worker."""
+        request = commitment_request(event)
+        requestor = str(event.assoc.requestor.ae_title)
+        references = list(request.references)
+        fresh = self.index.add_commitment(request.transaction_uid, requestor, references)
+        sent = self._expect_response(event.assoc, event.message_id)
+        self._jobs.put(
+            _Job(sent, event.assoc, requestor, request.transaction_uid, references, not fresh)
+        )
+        return 0x0000, None
+
+    def _expect_response(self, assoc: Any, message_id: int) -> threading.Event:
+        sent = threading.Event()
+        with self._lock:
+            self._responded[(id(assoc), message_id)] = sent
+        return sent
+
+    def _on_sent(self, event: Any) -> None:
+        message = event.message
+        if not isinstance(message, NActionRSP):
+            return
+        with self._lock:
+            sent = self._responded.pop(
+                (id(event.assoc), message.message_id_being_responded_to), None
+            )
+        if sent is not None:
+            sent.set()
+
+    def start(self) -> None:
+        """Start the commitment worker; re-queue the commitments a previous run left pending."""
+        for pending in self.index.pending_commitments():
+            done = threading.Event()
+            done.set()  # (its N-ACTION was answered by a previous run)
+            requestor, uid = pending.requestor_ae_title, pending.transaction_uid
+            self._jobs.put(_Job(done, None, requestor, uid, pending.references, False))
+        self._worker = threading.Thread(target=self._work, name="dicomnet-commitment", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Stop the worker once the jobs queued so far are done."""
+        self._jobs.put(None)
+        if self._worker is not None:
+            self._worker.join(RESPONSE_WAIT)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                self._report(job)
+            except Exception:
+                LOGGER.exception("storage commitment report failed: it stays pending")
+
+    def _report(self, job: _Job) -> None:
+        job.sent.wait(RESPONSE_WAIT)  # a report follows the N-ACTION response
+        references = job.references
+        if job.duplicate:
+            committed: list[tuple[str, str]] = []
+            failed = [(c, i, DUPLICATE_TRANSACTION_UID) for c, i in references]
+        else:
+            outcome = self.index.commitment_result(references)
+            committed, failed = outcome.success, outcome.failed
+        event_type, info = commitment_report(job.transaction_uid, committed, failed)
+        target = self.destinations.get(job.requestor)
+        destination = None if target is None else (target.host, target.port, job.requestor)
+        assoc = job.assoc
+        if (assoc is None or not assoc.is_established) and destination is None:
+            LOGGER.error("No address for %r: the commitment report stays pending", job.requestor)
+            return
+        options = {} if target is None else dict(target.options)
+        status = send_commitment_report(
+            assoc, event_type, info, destination=destination, ae=self.ae, **options
+        )
+        if status.get("Status") == 0x0000 and not job.duplicate:
+            self.index.finish_commitment(job.transaction_uid)
