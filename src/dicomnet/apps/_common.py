@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import json
 import logging
 import signal
 import sys
@@ -148,14 +150,34 @@ class DcmtkFormatter(logging.Formatter):
         return super().format(record)
 
 
+class JsonFormatter(logging.Formatter):
+    """``--log-format json``: one JSON object per record (time in UTC, level, logger, message,
+    the traceback when there is one), for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+        entry = {
+            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": _LEVEL_NAMES.get(record.levelno, record.levelname),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 @contextlib.contextmanager
-def app_logging(level: int, stream: IO[str] | None = None) -> Iterator[logging.Logger]:
-    """Log the ``"dicomnet"`` hierarchy at ``level`` to ``stream`` (stderr) in DCMTK's format;
-    the logger's level and handlers are put back afterwards (apps can run in-process)."""
+def app_logging(
+    level: int, stream: IO[str] | None = None, *, json_lines: bool = False
+) -> Iterator[logging.Logger]:
+    """Log the ``"dicomnet"`` hierarchy at ``level`` to ``stream`` (stderr) in DCMTK's format
+    (or as JSON lines); the logger's level and handlers are put back afterwards (apps can run
+    in-process)."""
     logger = logging.getLogger(LOGGER_NAME)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(DcmtkFormatter())
+    handler.setFormatter(JsonFormatter() if json_lines else DcmtkFormatter())
     handler.setLevel(level)
     saved = logger.level
     for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
@@ -224,6 +246,12 @@ def new_parser(name: str, description: str, epilog: str) -> DcmtkArgumentParser:
         type=_log_level,
         metavar="level",
         help="use level l for the logger (fatal, error, warn, info, debug, trace)",
+    )
+    general.add_argument(
+        "--log-format",
+        choices=("dcmtk", "json"),
+        default="dcmtk",
+        help="log lines as DCMTK writes them (default) or as JSON objects",
     )
     return parser
 
@@ -371,7 +399,7 @@ def run_app(
         args = parser.parse_args(arguments)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXITCODE_COMMANDLINE_SYNTAX_ERROR
-    with app_logging(args.log_level):
+    with app_logging(args.log_level, json_lines=getattr(args, "log_format", "") == "json"):
         return run(args)
 
 
