@@ -298,5 +298,10 @@ class Archive:
         status = send_commitment_report(
             assoc, event_type, info, destination=destination, ae=self.ae, **options
         )
+        if "Status" not in status and assoc is not None and destination is not None:
+            # the association ended while the report was on it: once more, on a new one
+            status = send_commitment_report(
+                None, event_type, info, destination=destination, ae=self.ae, **options
+            )
         if status.get("Status") == 0x0000 and not job.duplicate:
             self.index.finish_commitment(job.transaction_uid)
