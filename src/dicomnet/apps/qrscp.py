@@ -10,6 +10,12 @@ durable index. Settings may come from ``--config FILE`` (TOML: ``port``, ``aetit
 the index is created or migrated, the storage reconciled with it (temporary files a killed run
 left removed, files without rows indexed, rows without files dropped), and pending storage
 commitments reported again.
+
+Relational queries and combined date-time matching (C-FIND) and relational retrieval (C-GET,
+C-MOVE) are used on an association only when the SCU proposed them by SOP Class Extended
+Negotiation and the archive accepted them (it accepts them whenever proposed); otherwise its
+queries stay hierarchical. See :mod:`dicomnet.archive.service` and
+:mod:`dicomnet.archive.matching` for the matching rules, sequence keys included.
 """
 
 from __future__ import annotations

@@ -16,7 +16,16 @@ from sqlalchemy.types import String
 from dicomnet.archive.elements import LEVEL_KEYWORDS
 from dicomnet.archive.schema import Instance, Patient, Series, Study
 
-__all__ = ["COMPUTED", "LEVELS", "SPECS", "UNIQUE_KEYS", "KeySpec", "Model", "table_of"]
+__all__ = [
+    "COMPUTED",
+    "LEVELS",
+    "SEQUENCE_LEVELS",
+    "SPECS",
+    "UNIQUE_KEYS",
+    "KeySpec",
+    "Model",
+    "table_of",
+]
 
 #: The levels, top down, and the table behind each.
 LEVELS: Final = ("PATIENT", "STUDY", "SERIES", "IMAGE")
@@ -95,6 +104,61 @@ SPECS: Final[dict[str, KeySpec]] = {
         _spec("SOPClassUID", "IMAGE", "uid", Instance.sop_class_uid),
         _spec("InstanceNumber", "IMAGE", "int", Instance.instance_number),
     )
+}
+
+
+#: Sequence keys the archive places at a level (their module's, PS3.3) for the hierarchical rules
+#: of C.4.1.2.1. The index stores no sequence items: they are matched universally and returned
+#: as empty sequences (see :mod:`dicomnet.archive.matching`).
+SEQUENCE_LEVELS: Final[dict[str, str]] = {
+    keyword: level
+    for level, keywords in (
+        (
+            "PATIENT",
+            (
+                "ReferencedPatientSequence",
+                "OtherPatientIDsSequence",
+                "IssuerOfPatientIDQualifiersSequence",
+                "PatientSpeciesCodeSequence",
+                "PatientBreedCodeSequence",
+            ),
+        ),
+        (
+            "STUDY",
+            (
+                "IssuerOfAccessionNumberSequence",
+                "ReferringPhysicianIdentificationSequence",
+                "ProcedureCodeSequence",
+                "PhysiciansOfRecordIdentificationSequence",
+                "PhysiciansReadingStudyIdentificationSequence",
+                "AdmittingDiagnosesCodeSequence",
+                "ReferencedStudySequence",
+            ),
+        ),
+        (
+            "SERIES",
+            (
+                "SeriesDescriptionCodeSequence",
+                "PerformingPhysicianIdentificationSequence",
+                "OperatorIdentificationSequence",
+                "ReferencedPerformedProcedureStepSequence",
+                "PerformedProtocolCodeSequence",
+                "RequestAttributesSequence",
+            ),
+        ),
+        (
+            "IMAGE",
+            (
+                "ReferencedImageSequence",
+                "SourceImageSequence",
+                "AnatomicRegionSequence",
+                "ConceptNameCodeSequence",
+                "ContentTemplateSequence",
+                "ContentSequence",
+            ),
+        ),
+    )
+    for keyword in keywords
 }
 
 

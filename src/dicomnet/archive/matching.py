@@ -16,7 +16,18 @@ Supported, key by key (the keys of :data:`dicomnet.archive.keys.SPECS`):
 * ModalitiesInStudy and SOPClassesInStudy match studies having such a series or instance.
 
 Keys the archive stores but does not index (PatientComments, SeriesDate...) are return keys only:
-their value is not matched. Sequence matching is not supported (a sequence key is returned empty).
+their value is not matched.
+
+**Sequence keys** (C.2.2.2.6): the index stores no sequence items, so the archive does not match
+on a sequence's contents. A sequence key (VR SQ) is accepted with zero items or one item (more
+than one item is refused with 0xA900, as C.2.2.2.6 allows a single item only); whatever Item Keys
+its item holds, their values are not matched: the key matches universally (every entity matches,
+as for an Optional Key the SCP does not support matching on) and every response returns it as a
+zero-length sequence, without items, since the archive has no item to return (it never fabricates
+items). The sequences of :data:`dicomnet.archive.keys.SEQUENCE_LEVELS` (the common ones of the
+Patient, Study, Series and Image levels) follow the hierarchical rules of their level: at a level
+above their own they are keys below the Query/Retrieve Level and refused with 0xA900 unless
+relational queries were negotiated; other sequences are returned empty at any level.
 Hierarchical queries (C.4.1.2.1): keys above the query level must be unique keys with a single value
 (an empty non-unique key above the level is tolerated and returned); keys below the level are
 errors; with ``relational`` (extended negotiation) every key at or above the level matches.
@@ -40,6 +51,7 @@ from dicomnet.archive.elements import element, empty_element, split_blob, text_e
 from dicomnet.archive.keys import (
     COMPUTED,
     LEVELS,
+    SEQUENCE_LEVELS,
     SPECS,
     TABLES,
     UNIQUE_KEYS,
@@ -195,15 +207,28 @@ def _level(identifier: Dataset, model: Model) -> str:
 
 def _key(elem: DataElement) -> Key:
     vr = str(elem.VR)
+    keyword = str(elem.keyword or "")
+    if vr == "SQ":
+        return _sequence_key(elem, keyword)
     value = elem.value
     values: tuple[str, ...] = ()
-    if vr != "SQ" and value not in (None, "", b""):
+    if value not in (None, "", b""):
         items = value if isinstance(value, MultiValue | list) else [value]
         values = tuple(str(item).strip() for item in items)
         if values in (("*",), ("",)):
             values = ()
-    keyword = str(elem.keyword or "")
     return Key(int(elem.tag), keyword, vr, table_of(keyword), values)
+
+
+def _sequence_key(elem: DataElement, keyword: str) -> Key:
+    """A sequence key: at most one item (C.2.2.2.6); universal, its Item Keys not matched."""
+    items = elem.value if elem.value is not None else []
+    if len(items) > 1:
+        raise QueryError(
+            IDENTIFIER_MISMATCH,
+            f"{keyword or elem.tag} has {len(items)} items: a sequence key takes one at most",
+        )
+    return Key(int(elem.tag), keyword, "SQ", SEQUENCE_LEVELS.get(keyword), ())
 
 
 def _check_hierarchy(key: Key, level: str, model: Model, options: FindOptions) -> None:
@@ -304,6 +329,8 @@ class _Responder:
             if key.keyword in COMPUTED:
                 index = 2 * self.depth + query._computed().index(key)
                 slots[key.tag] = (key.tag, "computed:" + COMPUTED[key.keyword][1], index, fallback)
+            elif key.vr == "SQ":  # no items stored: returned as an empty sequence
+                slots[key.tag] = (key.tag, "const", None, fallback)
             elif key.keyword == "InstanceAvailability":
                 slots[key.tag] = (key.tag, "const", None, self._const(key.keyword, "ONLINE"))
             elif key.table is not None:

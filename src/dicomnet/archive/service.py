@@ -11,6 +11,14 @@ renamed into, commits the row, and only then answers Success. Any failure on the
 Instance UID replaces the earlier instance (``Index``'s policy); its old file is removed once the
 new row is committed.
 
+**Extended negotiation** (PS3.4 C.5.1.1, C.5.2.1, C.5.3.1): for the Patient Root and Study Root
+FIND SOP Classes the archive accepts byte 1 (relational queries) and byte 2 (combined date and time
+matching), for their MOVE and GET SOP Classes byte 1 (relational retrieval); any other byte is
+answered 0 (fuzzy matching of person names, timezone adjustment, enhanced multi-frame conversion
+are not supported). The reply has the requested length (at most the bytes the service defines).
+Each C-FIND, C-GET and C-MOVE then uses what its association negotiated for its SOP Class:
+without the negotiation a query stays hierarchical and StudyDate/StudyTime match separately.
+
 **Storage Commitment**: the N-ACTION is recorded as pending in the index and answered at once;
 a worker thread checks the references against the index once the N-ACTION response has gone,
 and reports on the same association while it lasts, else on a new one to the requestor's
@@ -48,11 +56,19 @@ from dicomnet.services.commitment import (
 )
 from dicomnet.uids import IMPLICIT_VR_LITTLE_ENDIAN
 
-__all__ = ["Archive", "Destination"]
+__all__ = ["Archive", "Destination", "extended_reply", "negotiated_options"]
 
 LOGGER = logging.getLogger("dicomnet.archive")
 
 _SAFE_UID: Final = re.compile(r"[0-9.]{1,64}")
+_QR_PREFIX: Final = "1.2.840.10008.5.1.4.1.2."
+#: The extended negotiation bytes accepted (1-based positions), by SOP Class.
+_EXTENDED: Final[dict[str, tuple[int, ...]]] = {
+    **{f"{_QR_PREFIX}{root}.1": (1, 2) for root in (1, 2)},  # FIND: relational, date-time
+    **{f"{_QR_PREFIX}{root}.{kind}": (1,) for root in (1, 2) for kind in (2, 3)},  # MOVE, GET
+}
+#: How many bytes each service defines (FIND: 5 in PS3.4 C.5.1.1; MOVE and GET: 2).
+_DEFINED: Final = {"1": 5, "2": 2, "3": 2}
 _OUT_OF_RESOURCES: Final = 0xA700
 #: How long the commitment worker waits for the N-ACTION response to leave before reporting.
 RESPONSE_WAIT: Final = 10.0
@@ -84,6 +100,29 @@ def _failure(status: int, comment: str) -> Dataset:
     failure.Status = status
     failure.ErrorComment = comment[:64]
     return failure
+
+
+def extended_reply(app_info: dict[str, bytes]) -> dict[str, bytes]:
+    """The SOP Class Extended Negotiation replies for the requested Q/R SOP Classes: each
+    requested byte the archive supports kept (1 when it was 1), any other answered 0."""
+    replies: dict[str, bytes] = {}
+    for uid, info in app_info.items():
+        accepted = _EXTENDED.get(str(uid))
+        if accepted is None or not info:
+            continue
+        length = min(len(info), _DEFINED[str(uid)[-1]])
+        replies[str(uid)] = bytes(
+            1 if position in accepted and info[position - 1] == 1 else 0
+            for position in range(1, length + 1)
+        )
+    return replies
+
+
+def negotiated_options(assoc: Any, sop_class_uid: str) -> tuple[bool, bool]:
+    """(relational, combined date-time) as the association's acceptor agreed for a SOP Class."""
+    extended = getattr(getattr(assoc, "acceptor", None), "sop_class_extended", None) or {}
+    info = bytes(extended.get(sop_class_uid, b"") or b"")
+    return len(info) > 0 and info[0] == 1, len(info) > 1 and info[1] == 1
 
 
 def _fsync_directory(path: Path) -> None:
@@ -121,6 +160,7 @@ class Archive:
         """The event handlers to bind."""
         return [
             (evt.EVT_C_ECHO, lambda event: 0x0000),
+            (evt.EVT_SOP_EXTENDED, self.on_extended),
             (evt.EVT_C_STORE, self.on_store),
             (evt.EVT_C_FIND, self.on_find),
             (evt.EVT_C_GET, self.on_get),
@@ -175,11 +215,22 @@ class Archive:
 
     # -- query and retrieve ----------------------------------------------------------------------
 
+    def on_extended(self, event: Any) -> dict[str, bytes]:
+        """SOP Class Extended Negotiation: see :func:`extended_reply`."""
+        return extended_reply(dict(event.app_info))
+
     def on_find(self, event: Any) -> Iterator[tuple[Any, Any]]:
         """C-FIND from the index: pre-encoded matches, streamed."""
-        model = Model.for_sop_class(str(event.request.AffectedSOPClassUID))
+        sop_class = str(event.request.AffectedSOPClassUID)
+        model = Model.for_sop_class(sop_class)
         explicit = str(event.context.transfer_syntax) != IMPLICIT_VR_LITTLE_ENDIAN
-        options = FindOptions(explicit_vr=explicit, retrieve_ae_title=self.ae_title)
+        relational, combined = negotiated_options(event.assoc, sop_class)
+        options = FindOptions(
+            relational=relational,
+            combined_datetime=combined,
+            explicit_vr=explicit,
+            retrieve_ae_title=self.ae_title,
+        )
         try:
             matches = self.index.find(event.identifier, model, options)
         except QueryError as exc:
@@ -197,9 +248,11 @@ class Archive:
                 close()
 
     def _retrieve(self, event: Any) -> Iterator[Any]:
-        model = Model.for_sop_class(str(event.request.AffectedSOPClassUID))
+        sop_class = str(event.request.AffectedSOPClassUID)
+        model = Model.for_sop_class(sop_class)
+        relational = negotiated_options(event.assoc, sop_class)[0]
         try:
-            instances = self.index.instances_for(event.identifier, model)
+            instances = self.index.instances_for(event.identifier, model, relational=relational)
         except QueryError as exc:
             yield _failure(exc.status, exc.comment), None
             return
