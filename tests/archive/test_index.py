@@ -255,3 +255,162 @@ def test_find_validates_before_streaming(index: Index) -> None:
     with pytest.raises(QueryError):
         index.find(query("STUDY", Modality="CT"), Model.STUDY_ROOT)
     assert find(index, "STUDY") == []
+
+
+# -- commits and the parent cache -----------------------------------------------------------
+
+
+def _synchronous(index: Index) -> int:
+    with index.engine.connect() as connection:
+        return int(connection.exec_driver_sql("PRAGMA synchronous").scalar() or 0)
+
+
+def test_instance_commits_are_not_fsynced_unless_durable(tmp_path: Path) -> None:
+    with Index(f"sqlite:///{tmp_path / 'a.sqlite'}") as index:
+        assert _synchronous(index) == 1  # NORMAL
+    with Index(f"sqlite:///{tmp_path / 'b.sqlite'}", durable=True) as index:
+        assert _synchronous(index) == 2  # FULL
+        add(index, instance("1.1"))
+        assert list(index.paths()) == ["1.1.dcm"]
+
+
+def test_commitment_writes_are_fsynced(index: Index) -> None:
+    add(index, instance("1.1"))  # opens the writing connection
+    writer = index._connection
+    assert writer is not None
+    raw = writer.connection.driver_connection
+    assert raw is not None
+    statements: list[str] = []
+    raw.set_trace_callback(statements.append)
+    try:
+        index.add_commitment("2.25.7", "SCU", [(CT, "1.1")])
+        index.finish_commitment("2.25.7")
+        add(index, instance("1.2"))
+    finally:
+        raw.set_trace_callback(None)
+    normalised = [" ".join(statement.split()).upper() for statement in statements]
+    commits = [n for n, statement in enumerate(normalised) if statement == "COMMIT"]
+    full = [n for n, statement in enumerate(normalised) if statement == "PRAGMA SYNCHRONOUS=FULL"]
+    normal = [n for n, s in enumerate(normalised) if s == "PRAGMA SYNCHRONOUS=NORMAL"]
+    assert len(commits) == 3
+    assert len(full) == len(normal) == 2
+    # Each commitment transaction commits between FULL and NORMAL; the instance's does not.
+    assert full[0] < commits[0] < normal[0] < full[1] < commits[1] < normal[1] < commits[2]
+    assert _synchronous(index) == 1
+
+
+def _count(index: Index, table: str) -> int:
+    with index.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+
+
+def test_cache_forgets_parents_pruned_by_a_replacement(index: Index) -> None:
+    add(index, instance("1.1", "1.2.3.1", "1.2.3", "P1", StudyDescription="First"))
+    # The duplicate moves to another patient, study and series: the old ones are pruned, and
+    # SQLite may hand their keys to the next rows inserted.
+    add(index, instance("1.1", "7.1", "7", "P7"), "1.1.dcm")
+    assert (_count(index, "patient"), _count(index, "study"), _count(index, "series")) == (1, 1, 1)
+    add(index, instance("1.2", "1.2.3.1", "1.2.3", "P1"))
+    assert values(index, "StudyInstanceUID", "STUDY") == ["1.2.3", "7"]
+    assert values(index, "StudyDescription", "STUDY", StudyInstanceUID="1.2.3") == [""]
+    assert values(index, "SOPInstanceUID", "IMAGE", StudyInstanceUID="1.2.3") == ["1.2"]
+    assert values(index, "SOPInstanceUID", "IMAGE", StudyInstanceUID="7") == ["1.1"]
+    assert values(index, "PatientID", "PATIENT", model=Model.PATIENT_ROOT) == ["P1", "P7"]
+
+
+def test_cache_forgets_parents_pruned_by_a_removal(index: Index) -> None:
+    add(index, instance("1.1", StudyDescription="Old"))
+    add(index, instance("2.1", "2.1", "2", "P2"))
+    assert index.remove("1.1") == "1.1.dcm"
+    assert index.remove_path("2.1.dcm") == "2.1"
+    assert _count(index, "patient") == 0
+    add(index, instance("3.1", "2.1", "2", "P2"))
+    add(index, instance("1.2"))
+    assert values(index, "StudyDescription", "STUDY") == ["", ""]
+    assert values(index, "SOPInstanceUID", "IMAGE", StudyInstanceUID="2") == ["3.1"]
+    assert values(index, "SOPInstanceUID", "IMAGE", StudyInstanceUID="1.2.3") == ["1.2"]
+    assert (_count(index, "patient"), _count(index, "study"), _count(index, "series")) == (2, 2, 2)
+
+
+def test_cache_forgets_a_failed_transaction(index: Index) -> None:
+    bad = instance("9.2", "9.1", "9", "P9")
+    del bad.SOPClassUID
+    with pytest.raises(ValueError, match="SOPClassUID"):
+        index.add_many([(instance("9.1", "9.1", "9", "P9"), "9.1.dcm", 1, TS), (bad, "x", 1, TS)])
+    assert _count(index, "series") == 0
+    add(index, instance("9.3", "9.1", "9", "P9"))
+    assert values(index, "SOPInstanceUID", "IMAGE", StudyInstanceUID="9") == ["9.3"]
+
+
+def test_unchanged_parents_are_not_rewritten_and_changes_are(index: Index) -> None:
+    add(index, instance("1.1", StudyDescription="Head", SeriesNumber="1"))
+    writer = index._connection
+    assert writer is not None
+    raw = writer.connection.driver_connection
+    assert raw is not None
+    statements: list[str] = []
+    raw.set_trace_callback(statements.append)
+    try:
+        add(index, instance("1.2", StudyDescription="Head", SeriesNumber="1"))
+        unchanged = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+        add(index, instance("1.3", StudyDescription="Neck"))
+    finally:
+        raw.set_trace_callback(None)
+    assert unchanged == []
+    assert values(index, "StudyDescription", "STUDY") == ["Neck"]
+    assert values(index, "SeriesNumber", "SERIES", StudyInstanceUID="1.2.3") == ["1"]
+
+
+def test_a_second_writer_invalidates_the_cache(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'two.sqlite'}"
+    with Index(url) as first, Index(url) as second:
+        add(first, instance("1.1"))
+        assert second.remove("1.1") == "1.1.dcm"  # prunes the series, study, patient
+        add(second, instance("2.1", "2.1", "2", "P2"))
+        add(first, instance("1.2", StudyDescription="Again"))  # the cached keys are stale
+        assert values(first, "StudyDescription", "STUDY", StudyInstanceUID="1.2.3") == ["Again"]
+        assert values(first, "SOPInstanceUID", "IMAGE", StudyInstanceUID="2") == ["2.1"]
+        assert (_count(first, "patient"), _count(first, "series")) == (2, 2)
+
+
+def test_concurrent_adds_and_removals_from_two_indexes(
+    tmp_path: Path, thread_errors: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    errors: list[BaseException] = []
+    with Index(url) as first, Index(url) as second:
+
+        def work(index: Index, worker: int) -> None:
+            try:
+                for n in range(30):
+                    series = f"6.{n % 4}.{worker % 2}"
+                    add(index, instance(f"6.{worker}.{n}", series, f"6.{n % 4}", f"P{n % 3}"))
+                    if n % 3 == 2:  # empties series now and then, while others fill them
+                        index.remove(f"6.{worker}.{n - 1}")
+                        index.remove(f"6.{worker}.{n}")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=work, args=(first if worker % 2 else second, worker))
+            for worker in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(list(first.paths())) == 6 * 10
+        with first.engine.connect() as connection:
+            empty = connection.execute(
+                text("SELECT count(*) FROM series WHERE id NOT IN (SELECT series_pk FROM instance)")
+            ).scalar()
+            dangling = connection.execute(
+                text("SELECT count(*) FROM instance WHERE series_pk NOT IN (SELECT id FROM series)")
+            ).scalar()
+        assert (empty, dangling) == (0, 0)
+        for index in (first, second):
+            for worker in range(6):
+                for n in range(0, 30, 3):
+                    uid = f"6.{worker}.{n}"
+                    assert values(index, "SOPInstanceUID", "IMAGE", SOPInstanceUID=uid) == [uid]

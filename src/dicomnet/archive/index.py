@@ -1,9 +1,39 @@
-"""The archive's index: one SQLAlchemy engine, a session per call, safe from many threads.
+"""The archive's index: one SQLAlchemy engine, safe from many threads.
 
 Durability order (robustness.md): the storage layer writes the file (temp file, fsync, rename,
 fsync of the folder) and only then calls :meth:`Index.add`; the success status is sent once
 ``add`` has returned (its transaction committed). A crash in between leaves a file without a row,
 which :func:`dicomnet.archive.reconcile.reconcile` indexes at start-up.
+
+Commits and power loss (SQLite). The files are the source of truth for instances: each one is
+durable before its row is committed, and reconciliation indexes any file without a row. So by
+default (``Index(url)``, ``durable=False``) SQLite runs with ``synchronous=NORMAL`` in WAL mode: a
+commit is durable against a crash of the process (the WAL is written before ``add`` returns) but
+not against a power loss or kernel crash, which can drop the last commits (the WAL is fsynced at
+checkpoints only); the database itself stays consistent. What such a loss costs:
+
+* instance rows (``add``, ``remove``, ``remove_path``): a dropped row of a durable file is put
+  back by reconciliation at the next start; a dropped removal leaves a row whose file is gone,
+  which reconciliation removes; a dropped replacement leaves the old row while the new file
+  exists, which reconciliation indexes again (and the old file, if still there, is quarantined).
+* storage commitment rows are not derived from files: a pending commitment lost after its
+  N-ACTION was answered would never be reported. So :meth:`Index.add_commitment` and
+  :meth:`Index.finish_commitment` commit with ``synchronous=FULL`` (the WAL is fsynced before
+  they return). Since the WAL is one file written in order, that fsync also makes every earlier
+  commit durable, the rows of the instances a commitment refers to among them.
+
+``Index(url, durable=True)`` fsyncs every commit (``synchronous=FULL``, the earlier default),
+for deployments that want the index itself never to depend on reconciliation.
+
+Writes (SQLite) go through one connection that the index keeps, one transaction at a time (a
+lock: no busy-timeout polling between this process' threads), with ``BEGIN IMMEDIATE``. They are
+written with SQLAlchemy Core, and the patient, study and series rows are cached
+(:class:`~dicomnet.archive.rows.ParentCache`: key, parent key and values), so adding an instance to
+a known series whose attributes did not change is one lookup and one insert. The cache keeps
+only what committed transactions wrote or read, loses a pruned row in the transaction that
+deletes it, and is emptied whenever ``PRAGMA data_version`` on the writing connection shows that
+another connection (another process, another ``Index``) wrote to the database. Other backends
+run without the cache.
 
 Duplicate SOP Instance UIDs (:class:`DuplicatePolicy`):
 
@@ -15,7 +45,7 @@ Duplicate SOP Instance UIDs (:class:`DuplicatePolicy`):
 * ``KEEP_FIRST``: the index is left as it was; :attr:`AddResult.obsolete_path` names the new file
   (the caller deletes it) unless it has the old one's path.
 
-Two associations storing the same UID at once are serialised by the database (SQLite: ``BEGIN
+Two associations storing the same UID at once are serialised (SQLite: the writer lock and ``BEGIN
 IMMEDIATE``; elsewhere the unique constraint, with the transaction retried): one row results.
 
 SQLite runs in WAL mode with foreign keys on, a busy timeout and ``case_sensitive_like`` (LIKE
@@ -24,15 +54,16 @@ matching is case-sensitive, as DICOM's is for every VR but PN).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, TypeVar
 
 from pydicom.dataset import Dataset
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from dicomnet.archive import commitments
@@ -40,13 +71,17 @@ from dicomnet.archive.keys import Model
 from dicomnet.archive.matching import FindOptions, Match, find, read_identifier
 from dicomnet.archive.migrations import upgrade
 from dicomnet.archive.rows import (
+    INSTANCE,
+    SERIES,
+    ParentCache,
+    find_instances,
+    instance_values,
     prune,
     prune_orphans,
     required_uids,
-    upsert_instance_parents,
-    write_instance,
+    upsert_parents,
 )
-from dicomnet.archive.schema import Instance, Series
+from dicomnet.archive.schema import Instance
 
 __all__ = ["AddResult", "DuplicatePolicy", "Index", "Outcome", "StoredInstance"]
 
@@ -87,7 +122,7 @@ class StoredInstance:
     transfer_syntax_uid: str
 
 
-def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
+def _sqlite_events(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN
@@ -96,7 +131,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
             "journal_mode=WAL",
             "foreign_keys=ON",
             f"busy_timeout={busy_timeout_ms}",
-            "synchronous=FULL",
+            f"synchronous={synchronous}",
             "case_sensitive_like=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -108,20 +143,38 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def open_engine(url: str, busy_timeout: float = 30.0, **options: Any) -> Engine:
-    """An engine for ``url``; SQLite is configured as the archive needs it."""
+def open_engine(
+    url: str, busy_timeout: float = 30.0, *, synchronous: str = "FULL", **options: Any
+) -> Engine:
+    """An engine for ``url``; SQLite is configured as the archive needs it.
+
+    ``synchronous`` is SQLite's setting for every connection (``FULL``: each commit fsynced).
+    """
     if not url.startswith("sqlite"):
         return create_engine(url, **options)
     if url in ("sqlite://", "sqlite:///:memory:"):
         options.setdefault("poolclass", StaticPool)
         options.setdefault("connect_args", {"check_same_thread": False})
     engine = create_engine(url, **options)
-    _sqlite_events(engine, int(busy_timeout * 1000))
+    _sqlite_events(engine, int(busy_timeout * 1000), synchronous)
     return engine
 
 
+class _Transaction:
+    """What one write transaction has: its connection, the cache and the parents to prune."""
+
+    def __init__(self, connection: Connection, cache: ParentCache) -> None:
+        self.connection = connection
+        self.cache = cache
+        self.orphans: set[Any] = set()
+
+
 class Index:
-    """The archive's index at an SQLAlchemy URL (created or upgraded on opening)."""
+    """The archive's index at an SQLAlchemy URL (created or upgraded on opening).
+
+    ``durable=True`` fsyncs every SQLite commit; by default only storage commitment writes are
+    (see the module's documentation for why instance rows need not be).
+    """
 
     def __init__(
         self,
@@ -130,19 +183,34 @@ class Index:
         duplicates: DuplicatePolicy = DuplicatePolicy.REPLACE,
         busy_timeout: float = 30.0,
         engine_options: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
         self.url = url
         self.duplicates = duplicates
-        self.engine = open_engine(url, busy_timeout, **(engine_options or {}))
-        sqlite = self.engine.dialect.name == "sqlite"
-        self._writer = (
-            self.engine.execution_options(sqlite_begin="IMMEDIATE") if sqlite else self.engine
+        self.durable = durable
+        self.engine = open_engine(
+            url,
+            busy_timeout,
+            synchronous="FULL" if durable else "NORMAL",
+            **(engine_options or {}),
         )
-        self._sessions = sessionmaker(bind=self._writer, expire_on_commit=False)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self._sqlite else self.engine
+        )
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self._data_version: int | None = None
+        self._cache = ParentCache(enabled=self._sqlite)
         upgrade(self._writer)
 
     def close(self) -> None:
         """Release the engine's connections."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            self._cache.clear()
         self.engine.dispose()
 
     def __enter__(self) -> Index:
@@ -151,18 +219,61 @@ class Index:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, work: Callable[[Session], _T]) -> _T:
-        """Run ``work`` in one write transaction, retried when a concurrent insert won a race."""
-        for attempt in range(_RETRIES):
-            try:
-                with self._sessions.begin() as session:
-                    result = work(session)
-                    prune_orphans(session)
-                return result
-            except IntegrityError:
-                if attempt == _RETRIES - 1:
-                    raise
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[_Transaction], _T], durable: bool = False) -> _T:
+        """Run ``work`` in one write transaction, retried when a concurrent insert won a race.
+
+        ``durable``: the commit is fsynced whatever the index's setting (SQLite).
+        """
+        with self._lock:
+            for attempt in range(_RETRIES):
+                try:
+                    return self._attempt(work, durable)
+                except IntegrityError:
+                    if attempt == _RETRIES - 1:
+                        raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, work: Callable[[_Transaction], _T], durable: bool) -> _T:
+        if not self._sqlite:
+            with self._writer.begin() as connection:
+                transaction = _Transaction(connection, self._cache)
+                try:
+                    result = work(transaction)
+                    prune_orphans(connection, self._cache, transaction.orphans)
+                finally:
+                    self._cache.clear()
+            return result
+        if self._connection is None:
+            self._connection = self._writer.connect()
+        connection = self._connection
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        synced = durable and not self.durable
+        if synced:
+            raw.execute("PRAGMA synchronous=FULL")
+        try:
+            with connection.begin():
+                self._check_data_version(connection)
+                transaction = _Transaction(connection, self._cache)
+                result = work(transaction)
+                prune_orphans(connection, self._cache, transaction.orphans)
+        except BaseException:
+            self._cache.rollback()
+            raise
+        finally:
+            if synced:
+                raw.execute("PRAGMA synchronous=NORMAL")
+        self._cache.commit()
+        return result
+
+    def _check_data_version(self, connection: Connection) -> None:
+        """Empty the cache if another connection wrote since this one's last transaction."""
+        version = connection.exec_driver_sql("PRAGMA data_version").scalar()
+        if version != self._data_version:
+            self._cache.clear()
+            self._data_version = int(version) if version is not None else None
 
     # -- storing ---------------------------------------------------------------------------
 
@@ -174,7 +285,7 @@ class Index:
         Raises ValueError for a data set without SOP Instance/Class, Study or Series UID.
         """
         required_uids(dataset)
-        return self._write(lambda s: self._add(s, dataset, relative_path, size, transfer_syntax))
+        return self._write(lambda t: self._add(t, dataset, relative_path, size, transfer_syntax))
 
     def add_many(self, items: Iterable[tuple[Dataset, str, int, str]], batch: int = 1000) -> int:
         """Index many files, ``batch`` to a transaction (bulk loads); returns how many."""
@@ -188,71 +299,61 @@ class Index:
         return count + (self._add_batch(pending) if pending else 0)
 
     def _add_batch(self, items: list[tuple[Dataset, str, int, str]]) -> int:
-        def work(session: Session) -> int:
+        def work(transaction: _Transaction) -> int:
             for item in items:
-                self._add(session, *item)
+                self._add(transaction, *item)
             return len(items)
 
         return self._write(work)
 
     def _add(
-        self, session: Session, dataset: Dataset, path: str, size: int, syntax: str
+        self, transaction: _Transaction, dataset: Dataset, path: str, size: int, syntax: str
     ) -> AddResult:
         uid = required_uids(dataset)["SOPInstanceUID"]
-        existing = session.scalars(
-            select(Instance).where(Instance.sop_instance_uid == uid)
-        ).one_or_none()
+        connection, cache = transaction.connection, transaction.cache
+        met = find_instances(
+            connection, (INSTANCE.c.sop_instance_uid == uid) | (INSTANCE.c.path == path)
+        )
+        existing = next((row for row in met if row.sop_instance_uid == uid), None)
         if existing is not None and self.duplicates is DuplicatePolicy.KEEP_FIRST:
             return AddResult(Outcome.KEPT_FIRST, None if existing.path == path else path)
-        self._drop_overwritten(session, path, uid)
-        series = upsert_instance_parents(session, dataset)
-        if existing is None:
-            instance = Instance()
-            write_instance(
-                instance,
-                dataset,
-                series=series,
-                relative_path=path,
-                size=size,
-                transfer_syntax=syntax,
-            )
-            session.add(instance)
-            return AddResult(Outcome.STORED)
-        old_path, old_series = existing.path, existing.series_pk
-        write_instance(
-            existing, dataset, series=series, relative_path=path, size=size, transfer_syntax=syntax
+        for other in met:
+            if other.sop_instance_uid != uid:  # its file was replaced by this one's rename
+                connection.execute(delete(INSTANCE).where(INSTANCE.c.id == other.pk))
+                prune(connection, cache, SERIES, other.series_pk)
+        series_pk = upsert_parents(connection, cache, dataset, transaction.orphans)
+        values = instance_values(
+            dataset, series_pk=series_pk, relative_path=path, size=size, transfer_syntax=syntax
         )
-        if old_series != series.id:
-            session.info.setdefault("orphans", set()).add((Series, old_series))
-        return AddResult(Outcome.REPLACED, None if old_path == path else old_path)
-
-    def _drop_overwritten(self, session: Session, path: str, uid: str) -> None:
-        """A row of another instance whose file this one's rename replaced goes."""
-        query = select(Instance).where(Instance.path == path, Instance.sop_instance_uid != uid)
-        other = session.scalars(query).one_or_none()
-        if other is not None:
-            series_pk = other.series_pk
-            session.delete(other)
-            prune(session, Series, series_pk)
+        if existing is None:
+            connection.execute(insert(INSTANCE), values)
+            return AddResult(Outcome.STORED)
+        connection.execute(update(INSTANCE).where(INSTANCE.c.id == existing.pk), values)
+        if existing.series_pk != series_pk:
+            transaction.orphans.add((SERIES, existing.series_pk))
+        return AddResult(Outcome.REPLACED, None if existing.path == path else existing.path)
 
     def remove(self, sop_instance_uid: str) -> str | None:
         """Remove an instance's row (and parents left empty); its relative path, None if unknown."""
-        return self._write(lambda s: self._remove(s, Instance.sop_instance_uid == sop_instance_uid))
+        found = self._write(
+            lambda t: self._remove(t, INSTANCE.c.sop_instance_uid == sop_instance_uid)
+        )
+        return found.path if found is not None else None
 
     def remove_path(self, relative_path: str) -> str | None:
         """Remove the row of the instance stored at a path; its SOP Instance UID."""
-        found = self._write(lambda s: self._remove(s, Instance.path == relative_path, uid=True))
-        return found
+        found = self._write(lambda t: self._remove(t, INSTANCE.c.path == relative_path))
+        return found.sop_instance_uid if found is not None else None
 
-    def _remove(self, session: Session, where: Any, uid: bool = False) -> str | None:
-        instance = session.scalars(select(Instance).where(where)).one_or_none()
-        if instance is None:
+    def _remove(self, transaction: _Transaction, where: Any) -> Any:
+        connection = transaction.connection
+        met = find_instances(connection, where)
+        if not met:
             return None
-        result = instance.sop_instance_uid if uid else instance.path
-        series_pk = instance.series_pk
-        session.delete(instance)
-        prune(session, Series, series_pk)
-        return result
+        (instance,) = met
+        connection.execute(delete(INSTANCE).where(INSTANCE.c.id == instance.pk))
+        prune(connection, transaction.cache, SERIES, instance.series_pk)
+        return instance
 
     def paths(self) -> Iterator[str]:
         """Every indexed relative path (streamed)."""
@@ -296,7 +397,10 @@ class Index:
         """Record a pending commitment; False when the Transaction UID was seen before."""
         try:
             return self._write(
-                lambda s: commitments.add(s, transaction_uid, requestor_ae_title, references)
+                lambda t: self._session(
+                    t, lambda s: commitments.add(s, transaction_uid, requestor_ae_title, references)
+                ),
+                durable=True,
             )
         except IntegrityError:
             return False
@@ -313,4 +417,15 @@ class Index:
 
     def finish_commitment(self, transaction_uid: str) -> None:
         """Mark a commitment's report delivered (its Transaction UID stays known)."""
-        self._write(lambda s: commitments.finish(s, transaction_uid))
+        self._write(
+            lambda t: self._session(t, lambda s: commitments.finish(s, transaction_uid)),
+            durable=True,
+        )
+
+    @staticmethod
+    def _session(transaction: _Transaction, work: Callable[[Session], _T]) -> _T:
+        """Run ORM work on the write transaction's connection (flushed, not committed here)."""
+        with Session(bind=transaction.connection) as session:
+            result = work(session)
+            session.flush()
+        return result

@@ -1,21 +1,73 @@
-"""Writing one data set into the index rows (inside a caller's transaction)."""
+"""Writing data sets into the index rows with SQLAlchemy Core, inside a caller's transaction.
+
+The patient, study and series of an instance are looked up in a :class:`ParentCache` (their
+primary key, parent's key and stored column values) before the database is asked; a parent row
+is only updated when the data set changes one of its values (an attribute the data set has
+overwrites the stored one, an absent one keeps it). The cache belongs to one writer: changes made
+in a transaction are staged and kept only once it commits (:meth:`ParentCache.commit`), dropped
+when it rolls back, and a pruned row leaves the cache in the same transaction (SQLite reuses the
+key of a deleted row). The owner clears the cache when someone else may have written (see
+:class:`dicomnet.archive.index.Index`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from pydicom.dataset import Dataset
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from dicomnet.archive.elements import encode_level, merge_blobs, text_of
-from dicomnet.archive.schema import Instance, Patient, Series, Study
+from dicomnet.archive.schema import Base
 from dicomnet.archive.values import normalise_name, stored_date, stored_time
 
-__all__ = ["prune", "prune_orphans", "required_uids", "upsert_instance_parents", "write_instance"]
+__all__ = [
+    "INSTANCE",
+    "PATIENT",
+    "SERIES",
+    "STUDY",
+    "ExistingInstance",
+    "ParentCache",
+    "find_instances",
+    "instance_values",
+    "prune",
+    "prune_orphans",
+    "required_uids",
+    "upsert_parents",
+]
 
 _REQUIRED = ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+PATIENT: Final[Table] = Base.metadata.tables["patient"]
+STUDY: Final[Table] = Base.metadata.tables["study"]
+SERIES: Final[Table] = Base.metadata.tables["series"]
+INSTANCE: Final[Table] = Base.metadata.tables["instance"]
+
+#: The most parents of one level the cache holds (it is emptied, level by level, beyond).
+CACHE_LIMIT: Final = 20_000
+
+#: A table's natural key columns, its parent table and the column that refers to it.
+_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "patient": ("patient_id", "issuer_of_patient_id"),
+    "study": ("study_instance_uid",),
+    "series": ("series_instance_uid",),
+}
+_PARENT: Final[dict[str, tuple[Table, str] | None]] = {
+    "patient": None,
+    "study": (PATIENT, "patient_pk"),
+    "series": (STUDY, "study_pk"),
+}
+_CHILD: Final[dict[str, tuple[Table, str]]] = {
+    "patient": (STUDY, "patient_pk"),
+    "study": (SERIES, "study_pk"),
+    "series": (INSTANCE, "series_pk"),
+}
+
+#: Orphans: (table, primary key) of parents a row was moved away from, pruned before commit.
+Orphans = set[tuple[Table, int]]
 
 
 def text(dataset: Dataset, keyword: str) -> str | None:
@@ -54,11 +106,79 @@ SERIES_TEXT = {
 }
 
 
-def _update(row: object, dataset: Dataset, columns: dict[str, str]) -> None:
-    """Copy the text attributes the data set has; absent ones keep their stored value."""
-    for keyword, column in columns.items():
-        if keyword in dataset:
-            setattr(row, column, text(dataset, keyword))
+# -- the cache ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A cached patient, study or series row."""
+
+    pk: int
+    parent_pk: int | None
+    values: dict[str, Any]
+
+
+_Key = tuple[str, ...]
+
+
+class ParentCache:
+    """Patient, study and series rows by natural key, with a per-transaction overlay.
+
+    Not thread-safe: its owner serialises the transactions that use it.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._rows: dict[str, dict[_Key, Parent]] = {name: {} for name in _KEYS}
+        self._staged: dict[str, dict[_Key, Parent | None]] = {name: {} for name in _KEYS}
+
+    def get(self, table: str, key: _Key) -> Parent | None:
+        """A row known to the cache (None: ask the database)."""
+        staged = self._staged[table]
+        if key in staged:
+            return staged[key]
+        return self._rows[table].get(key)
+
+    def put(self, table: str, key: _Key, row: Parent) -> None:
+        """Stage a row read or written in the current transaction."""
+        self._staged[table][key] = row
+
+    def drop(self, table: str, key: _Key) -> None:
+        """Stage a row's deletion."""
+        self._staged[table][key] = None
+
+    def commit(self) -> None:
+        """The transaction committed: its rows become the cache's."""
+        for table, staged in self._staged.items():
+            if not self.enabled:
+                staged.clear()
+                continue
+            rows = self._rows[table]
+            for key, row in staged.items():
+                if row is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = row
+            staged.clear()
+            if len(rows) > CACHE_LIMIT:
+                rows.clear()
+
+    def rollback(self) -> None:
+        """The transaction rolled back: forget what it staged."""
+        for staged in self._staged.values():
+            staged.clear()
+
+    def clear(self) -> None:
+        """Forget everything (the database may have changed behind the cache's back)."""
+        self.rollback()
+        for rows in self._rows.values():
+            rows.clear()
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._rows.values())
+
+
+# -- parents ------------------------------------------------------------------------------------
 
 
 def _name(dataset: Dataset, keyword: str) -> tuple[str | None, str | None]:
@@ -66,118 +186,214 @@ def _name(dataset: Dataset, keyword: str) -> tuple[str | None, str | None]:
     return value, normalise_name(value) if value else None
 
 
-def _patient(session: Session, dataset: Dataset) -> Patient:
-    patient_id, issuer = text(dataset, "PatientID") or "", text(dataset, "IssuerOfPatientID") or ""
-    query = select(Patient).where(
-        Patient.patient_id == patient_id, Patient.issuer_of_patient_id == issuer
-    )
-    patient = session.scalars(query).one_or_none()
-    if patient is None:
-        patient = Patient(patient_id=patient_id, issuer_of_patient_id=issuer)
-        session.add(patient)
+def _patient_values(dataset: Dataset) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     if "PatientName" in dataset:
-        patient.patient_name, patient.patient_name_norm = _name(dataset, "PatientName")
+        values["patient_name"], values["patient_name_norm"] = _name(dataset, "PatientName")
     if "PatientBirthDate" in dataset:
-        patient.patient_birth_date = stored_date(text(dataset, "PatientBirthDate") or "")
+        values["patient_birth_date"] = stored_date(text(dataset, "PatientBirthDate") or "")
     if "PatientSex" in dataset:
-        patient.patient_sex = text(dataset, "PatientSex")
-    patient.encoded = merge_blobs(patient.encoded, encode_level(dataset, "PATIENT"))
-    return patient
+        values["patient_sex"] = text(dataset, "PatientSex")
+    return values
 
 
-def _study(session: Session, dataset: Dataset, patient: Patient, uid: str) -> Study:
-    study = session.scalars(select(Study).where(Study.study_instance_uid == uid)).one_or_none()
-    if study is None:
-        study = Study(study_instance_uid=uid)
-        session.add(study)
-    elif study.patient_pk != patient.id:
-        session.info.setdefault("orphans", set()).add((Patient, study.patient_pk))
-    study.patient = patient
+def _study_values(dataset: Dataset) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     if "StudyDate" in dataset:
-        study.study_date = stored_date(text(dataset, "StudyDate") or "")
+        values["study_date"] = stored_date(text(dataset, "StudyDate") or "")
     if "StudyTime" in dataset:
-        study.study_time = stored_time(text(dataset, "StudyTime") or "")
-    study.study_datetime = (
-        study.study_date + (study.study_time or "000000.000000") if study.study_date else None
-    )
-    _update(study, dataset, STUDY_TEXT)
+        values["study_time"] = stored_time(text(dataset, "StudyTime") or "")
+    for keyword, column in STUDY_TEXT.items():
+        if keyword in dataset:
+            values[column] = text(dataset, keyword)
     if "ReferringPhysicianName" in dataset:
         names = _name(dataset, "ReferringPhysicianName")
-        study.referring_physician_name, study.referring_physician_name_norm = names
-    study.encoded = merge_blobs(study.encoded, encode_level(dataset, "STUDY"))
-    return study
+        values["referring_physician_name"], values["referring_physician_name_norm"] = names
+    return values
 
 
-def _series(session: Session, dataset: Dataset, study: Study, uid: str) -> Series:
-    series = session.scalars(select(Series).where(Series.series_instance_uid == uid)).one_or_none()
-    if series is None:
-        series = Series(series_instance_uid=uid)
-        session.add(series)
-    elif series.study_pk != study.id:
-        session.info.setdefault("orphans", set()).add((Study, series.study_pk))
-    series.study = study
-    _update(series, dataset, SERIES_TEXT)
+def _study_datetime(values: dict[str, Any]) -> None:
+    date = values.get("study_date")
+    values["study_datetime"] = (
+        date + (values.get("study_time") or "000000.000000") if date else None
+    )
+
+
+def _series_values(dataset: Dataset) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        column: text(dataset, kw) for kw, column in SERIES_TEXT.items() if kw in dataset
+    }
     if "SeriesNumber" in dataset:
-        series.series_number = number(dataset, "SeriesNumber")
-    series.encoded = merge_blobs(series.encoded, encode_level(dataset, "SERIES"))
-    return series
+        values["series_number"] = number(dataset, "SeriesNumber")
+    return values
 
 
-def upsert_instance_parents(session: Session, dataset: Dataset) -> Series:
-    """Insert or update the patient, study and series of a data set.
+def _columns(table: Table) -> list[str]:
+    return [column.name for column in table.columns if column.name != "id"]
 
-    Attributes the data set has overwrite the stored ones; those it lacks keep their values.
+
+def _load(connection: Connection, table: Table, key: _Key) -> Parent | None:
+    names = _KEYS[table.name]
+    query = select(table).where(
+        *(table.c[name] == value for name, value in zip(names, key, strict=True))
+    )
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    values = {name: row[name] for name in _columns(table)}
+    parent = _PARENT[table.name]
+    return Parent(row["id"], values.pop(parent[1]) if parent else None, values)
+
+
+def _upsert(
+    connection: Connection,
+    cache: ParentCache,
+    orphans: Orphans,
+    *,
+    table: Table,
+    key: _Key,
+    parent_pk: int | None,
+    values: dict[str, Any],
+    blob: bytes,
+    derive: Callable[[dict[str, Any]], None] | None = None,
+) -> int:
+    """The primary key of a parent row, inserted or updated as the data set asks."""
+    name = table.name
+    parent = _PARENT[name]
+    row = cache.get(name, key) if cache.enabled else None
+    if row is None:
+        row = _load(connection, table, key)
+    if row is None:
+        merged = dict(values, encoded=blob)
+        if derive is not None:
+            derive(merged)
+        columns = dict(zip(_KEYS[name], key, strict=True)) | merged
+        if parent is not None:
+            columns[parent[1]] = parent_pk
+        pk = connection.execute(insert(table).values(columns)).inserted_primary_key
+        assert pk is not None
+        cache.put(name, key, Parent(int(pk[0]), parent_pk, merged))
+        return int(pk[0])
+    merged = dict(row.values) | values
+    stored_blob = row.values.get("encoded")
+    merged["encoded"] = blob if stored_blob == blob else merge_blobs(stored_blob, blob)
+    if derive is not None:
+        derive(merged)
+    changes = {column: value for column, value in merged.items() if row.values.get(column) != value}
+    if parent is not None and row.parent_pk != parent_pk:
+        changes[parent[1]] = parent_pk
+        if row.parent_pk is not None:
+            orphans.add((parent[0], row.parent_pk))
+    if changes:
+        connection.execute(update(table).where(table.c.id == row.pk).values(changes))
+    cache.put(name, key, Parent(row.pk, parent_pk if parent is not None else None, merged))
+    return row.pk
+
+
+def upsert_parents(
+    connection: Connection, cache: ParentCache, dataset: Dataset, orphans: Orphans
+) -> int:
+    """Insert or update the patient, study and series of a data set; the series' primary key.
+
+    Attributes the data set has overwrite the stored ones; those it lacks keep their values. A
+    study or series that moves to another patient or study records the old one in ``orphans``.
     """
     uids = required_uids(dataset)
-    patient = _patient(session, dataset)
-    study = _study(session, dataset, patient, uids["StudyInstanceUID"])
-    return _series(session, dataset, study, uids["SeriesInstanceUID"])
+    identity = (text(dataset, "PatientID") or "", text(dataset, "IssuerOfPatientID") or "")
+    patient = _upsert(
+        connection,
+        cache,
+        orphans,
+        table=PATIENT,
+        key=identity,
+        parent_pk=None,
+        values=_patient_values(dataset),
+        blob=encode_level(dataset, "PATIENT"),
+    )
+    study = _upsert(
+        connection,
+        cache,
+        orphans,
+        table=STUDY,
+        key=(uids["StudyInstanceUID"],),
+        parent_pk=patient,
+        values=_study_values(dataset),
+        blob=encode_level(dataset, "STUDY"),
+        derive=_study_datetime,
+    )
+    return _upsert(
+        connection,
+        cache,
+        orphans,
+        table=SERIES,
+        key=(uids["SeriesInstanceUID"],),
+        parent_pk=study,
+        values=_series_values(dataset),
+        blob=encode_level(dataset, "SERIES"),
+    )
 
 
-def write_instance(
-    instance: Instance,
-    dataset: Dataset,
-    *,
-    series: Series,
-    relative_path: str,
-    size: int,
-    transfer_syntax: str,
-) -> None:
-    """Fill an instance row from its data set and file."""
-    instance.series = series
-    instance.sop_instance_uid = required_uids(dataset)["SOPInstanceUID"]
-    instance.sop_class_uid = required_uids(dataset)["SOPClassUID"]
-    instance.instance_number = number(dataset, "InstanceNumber")
-    instance.transfer_syntax_uid = transfer_syntax
-    instance.path = relative_path
-    instance.size = size
-    instance.stored_at = datetime.now(UTC)
-    instance.encoded = encode_level(dataset, "IMAGE")
+# -- instances ----------------------------------------------------------------------------------
 
 
-_CHILDREN: dict[type[Any], tuple[Any, Any, type[Any] | None, str]] = {
-    Series: (Instance.id, Instance.series_pk, Study, "study_pk"),
-    Study: (Series.id, Series.study_pk, Patient, "patient_pk"),
-    Patient: (Study.id, Study.patient_pk, None, ""),
-}
+@dataclass(frozen=True)
+class ExistingInstance:
+    """An instance row that an add meets (by SOP Instance UID or by path)."""
+
+    pk: int
+    sop_instance_uid: str
+    path: str
+    series_pk: int
 
 
-def prune(session: Session, table: type[Any], pk: int) -> None:
+def find_instances(connection: Connection, where: Any) -> list[ExistingInstance]:
+    """The instance rows a condition selects."""
+    columns = (INSTANCE.c.id, INSTANCE.c.sop_instance_uid, INSTANCE.c.path, INSTANCE.c.series_pk)
+    return [ExistingInstance(*row) for row in connection.execute(select(*columns).where(where))]
+
+
+def instance_values(
+    dataset: Dataset, *, series_pk: int, relative_path: str, size: int, transfer_syntax: str
+) -> dict[str, Any]:
+    """An instance row's columns from its data set and file."""
+    uids = required_uids(dataset)
+    return {
+        "series_pk": series_pk,
+        "sop_instance_uid": uids["SOPInstanceUID"],
+        "sop_class_uid": uids["SOPClassUID"],
+        "instance_number": number(dataset, "InstanceNumber"),
+        "transfer_syntax_uid": transfer_syntax,
+        "path": relative_path,
+        "size": size,
+        "stored_at": datetime.now(UTC),
+        "encoded": encode_level(dataset, "IMAGE"),
+    }
+
+
+# -- pruning ------------------------------------------------------------------------------------
+
+
+def prune(connection: Connection, cache: ParentCache, table: Table, pk: int) -> None:
     """Delete a row that holds nothing any more, then its parent if that becomes empty."""
-    session.flush()
-    child_id, child_parent, parent, parent_column = _CHILDREN[table]
-    if session.scalar(select(func.count(child_id)).where(child_parent == pk)):
+    name = table.name
+    child, column = _CHILD[name]
+    if connection.execute(select(child.c.id).where(child.c[column] == pk).limit(1)).first():
         return
-    row = session.get(table, pk)
+    parent = _PARENT[name]
+    columns = [table.c[key] for key in _KEYS[name]]
+    if parent is not None:
+        columns.append(table.c[parent[1]])
+    row = connection.execute(select(*columns).where(table.c.id == pk)).first()
     if row is None:
         return
-    parent_pk = getattr(row, parent_column) if parent is not None else None
-    session.delete(row)
-    if parent is not None and parent_pk is not None:
-        prune(session, parent, parent_pk)
+    connection.execute(delete(table).where(table.c.id == pk))
+    key_length = len(_KEYS[name])
+    cache.drop(name, tuple(row[:key_length]))
+    if parent is not None and row[key_length] is not None:
+        prune(connection, cache, parent[0], row[key_length])
 
 
-def prune_orphans(session: Session) -> None:
-    """Prune the parents a study or series was moved away from (recorded in ``session.info``)."""
-    for table, pk in sorted(session.info.pop("orphans", set()), key=repr):
-        prune(session, table, pk)
+def prune_orphans(connection: Connection, cache: ParentCache, orphans: Iterable[Any]) -> None:
+    """Prune the parents a study or series was moved away from."""
+    for table, pk in sorted(orphans, key=lambda item: (item[0].name, item[1])):
+        prune(connection, cache, table, pk)
