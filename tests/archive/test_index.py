@@ -202,13 +202,13 @@ def test_reconcile(tmp_path: Path) -> None:
         index.add(instance("1.2"), "a/missing.dcm", 1, TS)  # its file was removed
         write_file(root / "b" / "unindexed.dcm", instance("1.3", StudyDescription="Late"))
         (root / "b" / "garbage.dcm").write_bytes(b"not dicom")
-        (root / "b" / ".tmp-upload").write_bytes(b"half a file")
+        (root / ".dicomnet-x1.part").write_bytes(b"half a file")  # the library's temporary file
         report = reconcile(index, root)
         assert (report.checked, report.indexed, report.quarantined) == (3, 1, 1)
         assert (report.temporary_removed, report.rows_removed) == (1, 1)
         assert sorted(index.paths()) == ["a/indexed.dcm", "b/unindexed.dcm"]
         assert (root / QUARANTINE / "garbage.dcm").exists()
-        assert not (root / "b" / ".tmp-upload").exists()
+        assert not (root / ".dicomnet-x1.part").exists()
         assert values(index, "StudyDescription", "STUDY") == ["Late"]
         again = reconcile(index, root)
         assert (again.checked, again.indexed, again.quarantined, again.rows_removed) == (2, 0, 0, 0)

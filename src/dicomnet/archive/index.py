@@ -355,6 +355,12 @@ class Index:
         prune(connection, transaction.cache, SERIES, instance.series_pk)
         return instance
 
+    def has_instance(self, sop_instance_uid: str) -> bool:
+        """Whether an instance with this SOP Instance UID is indexed."""
+        query = select(Instance.id).where(Instance.sop_instance_uid == sop_instance_uid).limit(1)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
     def paths(self) -> Iterator[str]:
         """Every indexed relative path (streamed)."""
         with self.engine.connect() as connection:

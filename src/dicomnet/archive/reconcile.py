@@ -5,8 +5,8 @@ removed by hand, rows have no file. ``reconcile`` walks the storage root:
 
 * a file without a row that reads as a DICOM file with its four UIDs is indexed (it was durable,
   so it may have been acknowledged); one that does not is moved to the quarantine folder;
-* leftover temporary files (names starting with ``.``) are deleted: no success was ever sent
-  for them;
+* leftover temporary files (``.dicomnet-*.part`` in the root) are deleted: no success was ever
+  sent for them; the index's own database files, when they are inside the root, are left alone;
 * a row whose file is missing is removed;
 * a file the duplicate policy makes obsolete is moved to quarantine (never deleted here).
 
@@ -16,6 +16,7 @@ Folders whose name starts with ``.`` (the quarantine among them) are not walked.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -91,15 +92,31 @@ def _index_file(index: Index, root: Path, relative: str, report: ReconcileReport
         report.quarantined += 1
 
 
+#: The temporary files the library writes data sets into as they arrive.
+_TEMPORARY: Final = re.compile(r"\.dicomnet-.*\.part")
+
+
+def _database_files(index: Index) -> set[Path]:
+    """The files of an SQLite index (with its journal, WAL and shared memory), if it has any."""
+    database = index.engine.url.database if index.engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return set()
+    path = Path(database).resolve()
+    return {path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}
+
+
 def reconcile(index: Index, storage_root: str | os.PathLike[str]) -> ReconcileReport:
     """Make the index and the storage folder agree; the counts of what was done."""
     root = Path(storage_root)
     report = ReconcileReport()
     known = set(index.paths())
+    own = _database_files(index)
     seen: set[str] = set()
     for path in _files(root):
         relative = path.relative_to(root).as_posix()
-        if path.name.startswith("."):
+        if own and path.resolve() in own:
+            continue  # the index's own database files
+        if path.parent == root and _TEMPORARY.fullmatch(path.name):
             path.unlink(missing_ok=True)
             report.temporary_removed += 1
             continue

@@ -44,9 +44,10 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from dicomnet import events as evt
-from dicomnet.archive.index import Index
+from dicomnet.archive.index import DuplicatePolicy, Index
 from dicomnet.archive.keys import Model
 from dicomnet.archive.matching import FindOptions, QueryError
+from dicomnet.archive.rows import required_uids
 from dicomnet.dimse.messages import NActionRSP
 from dicomnet.services.commitment import (
     DUPLICATE_TRANSACTION_UID,
@@ -60,7 +61,9 @@ __all__ = ["Archive", "Destination", "extended_reply", "negotiated_options"]
 
 LOGGER = logging.getLogger("dicomnet.archive")
 
-_SAFE_UID: Final = re.compile(r"[0-9.]{1,64}")
+#: A UID's syntax (PS3.5 9.1): components without leading zeros, at most 64 characters. Only
+#: such a UID names a folder or file: no ``.``, ``..``, leading dot or empty component.
+_SAFE_UID: Final = re.compile(r"(?=.{1,64}$)(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 _QR_PREFIX: Final = "1.2.840.10008.5.1.4.1.2."
 #: The extended negotiation bytes accepted (1-based positions), by SOP Class.
 _EXTENDED: Final[dict[str, tuple[int, ...]]] = {
@@ -182,6 +185,9 @@ class Archive:
         received = Path(event.dataset_path)
         try:
             header = dcmread(received, stop_before_pixels=True)
+            required_uids(header)  # before anything already stored is touched
+            if self._keeps_first(str(header.SOPInstanceUID)):
+                return 0x0000  # the first copy stays; this one is dropped with its temp file
             relative = self.relative_path(
                 str(header.get("StudyInstanceUID", "")),
                 str(header.get("SeriesInstanceUID", "")),
@@ -193,11 +199,20 @@ class Archive:
         except (OSError, ValueError, AttributeError) as exc:
             LOGGER.error("cannot store the instance: %s", exc)
             return _failure(_OUT_OF_RESOURCES, "cannot store the instance")
+        except Exception:  # the index (a full disk, a busy database): the file, if placed,
+            LOGGER.exception("cannot index the instance")  # is indexed at the next start
+            return _failure(_OUT_OF_RESOURCES, "cannot index the instance")
         obsolete = result.obsolete_path
         if obsolete and obsolete != relative:
             with contextlib.suppress(OSError):
                 (self.storage / obsolete).unlink()
         return 0x0000
+
+    def _keeps_first(self, sop_instance_uid: str) -> bool:
+        """Whether the index keeps the first copy of an instance it has (``KEEP_FIRST``)."""
+        if self.index.duplicates is not DuplicatePolicy.KEEP_FIRST:
+            return False
+        return self.index.has_instance(sop_instance_uid)
 
     def _place(self, received: Path, relative: str) -> Path:
         """Rename the received file to ``relative`` (inside the root), durably."""
