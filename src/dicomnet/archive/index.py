@@ -143,6 +143,10 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int, synchronous: str) -> No
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+#: SQLite connections kept for readers (twice as many at most): concurrent C-FINDs, retrieves.
+READERS: Final = 32
+
+
 def open_engine(
     url: str, busy_timeout: float = 30.0, *, synchronous: str = "FULL", **options: Any
 ) -> Engine:
@@ -155,6 +159,9 @@ def open_engine(
     if url in ("sqlite://", "sqlite:///:memory:"):
         options.setdefault("poolclass", StaticPool)
         options.setdefault("connect_args", {"check_same_thread": False})
+    else:  # a C-FIND streaming its matches holds a reader for as long as the peer reads them
+        options.setdefault("pool_size", READERS)
+        options.setdefault("max_overflow", READERS)
     engine = create_engine(url, **options)
     _sqlite_events(engine, int(busy_timeout * 1000), synchronous)
     return engine

@@ -348,6 +348,9 @@ class Archive:
 
     def _report(self, job: _Job) -> None:
         job.sent.wait(RESPONSE_WAIT)  # a report follows the N-ACTION response
+        with self._lock:  # (a response that never went leaves no entry behind)
+            for key in [k for k, v in self._responded.items() if v is job.sent]:
+                del self._responded[key]
         references = job.references
         if job.duplicate:
             committed: list[tuple[str, str]] = []
