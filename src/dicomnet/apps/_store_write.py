@@ -37,6 +37,7 @@ from typing import Any, Final
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from dicomnet.archive.durable import fsync_directory
 from dicomnet.modality import storage_modality
 
 __all__ = ["Receiver", "check_extension"]
@@ -65,14 +66,6 @@ def _failure(status: int, comment: str) -> Dataset:
     response.Status = status
     response.ErrorComment = comment[:64]
     return response
-
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 @dataclass(frozen=True)
@@ -135,4 +128,4 @@ class Receiver:
         os.chmod(received, self.mode)
         os.replace(received, final)
         if self.durable:
-            _fsync_directory(self.output)
+            fsync_directory(self.output)

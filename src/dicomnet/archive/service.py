@@ -44,6 +44,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from dicomnet import events as evt
+from dicomnet.archive.durable import fsync_directory
 from dicomnet.archive.index import DuplicatePolicy, Index
 from dicomnet.archive.keys import Model
 from dicomnet.archive.matching import FindOptions, QueryError
@@ -126,14 +127,6 @@ def negotiated_options(assoc: Any, sop_class_uid: str) -> tuple[bool, bool]:
     extended = getattr(getattr(assoc, "acceptor", None), "sop_class_extended", None) or {}
     info = bytes(extended.get(sop_class_uid, b"") or b"")
     return len(info) > 0 and info[0] == 1, len(info) > 1 and info[1] == 1
-
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class Archive:
@@ -225,7 +218,7 @@ class Archive:
         os.replace(received, final)
         if self.durable:
             for directory in {final.parent, *(p.parent for p in made)}:
-                _fsync_directory(directory)
+                fsync_directory(directory)
         return final
 
     # -- query and retrieve ----------------------------------------------------------------------
