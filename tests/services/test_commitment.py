@@ -269,3 +269,51 @@ def test_a_report_handler_that_takes_long_does_not_hold_the_association_up(
     assert eventually(lambda: len(reported) == 1)
     assert reported[0].Status == 0x0000
     assoc.release()
+
+
+def test_a_flood_of_reports_to_the_requestor_is_bounded(stations: Stations) -> None:
+    """Each report runs on its own thread: more than 16 at once (a peer ignoring the operations
+    window) aborts the association instead of starting ever more threads."""
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def stuck_report(event: Any) -> tuple[int, None]:
+        calls.append(event.message_id)
+        gate.wait(WAIT)
+        return 0x0000, None
+
+    acceptor: list[Any] = []
+    archive = AE("ARCHIVE")
+    archive.add_supported_context(STORAGE_COMMITMENT_PUSH)
+    stations.started.append(archive)
+    server = archive.start_server(
+        ("127.0.0.1", 0),
+        block=False,
+        evt_handlers=[(evt.EVT_ESTABLISHED, lambda event: acceptor.append(event.assoc))],
+    )
+    assert server is not None
+    modality = AE("MODALITY")
+    modality.add_requested_context(STORAGE_COMMITMENT_PUSH)
+    stations.started.append(modality)
+    assoc = modality.associate(
+        "127.0.0.1",
+        server.server_address[1],
+        evt_handlers=[(evt.EVT_N_EVENT_REPORT, stuck_report)],
+    )
+    assert assoc.is_established
+    assert eventually(lambda: bool(acceptor))
+    _, info = commitment_report("1.2.3.4.9", [(CT, "1.2.3")])
+
+    def report(number: int) -> None:
+        acceptor[0].send_n_event_report(
+            info, 1, STORAGE_COMMITMENT_PUSH, STORAGE_COMMITMENT_INSTANCE, msg_id=number
+        )
+
+    senders = [threading.Thread(target=report, args=(n,)) for n in range(1, 21)]
+    for sender in senders:
+        sender.start()
+    assert eventually(lambda: assoc.is_aborted)
+    gate.set()
+    for sender in senders:
+        sender.join(WAIT)
+    assert len(calls) <= 16

@@ -44,6 +44,9 @@ LOGGER = logging.getLogger("dicomnet.services")
 QueryRequest = CFindRQ | CGetRQ | CMoveRQ
 _ANSWERS: Final = {CFindRQ: answer_find, CGetRQ: answer_get, CMoveRQ: answer_move}
 
+#: N-EVENT-REPORTs a requestor answers at once, each on its own thread.
+MAX_APART: Final = 16
+
 #: Unrecognised operation (PS3.7 C.4.1.3).
 UNRECOGNISED_OPERATION = 0x0211
 
@@ -135,13 +138,22 @@ def dispatch(host: ServiceHost, received: MessageReceived | CommandRejected) -> 
 def _apart(host: ServiceHost, received: MessageReceived, message: NEventReportRQ) -> None:
     """An N-EVENT-REPORT reaching the association's requestor (a storage commitment result)
     is answered on a thread of its own: its handler, however long it takes, does not hold up
-    the association (the requests its user is waiting on, say)."""
-    threading.Thread(
-        target=answer_normalized,
-        args=(host, received, message),
-        name="dicomnet-event-report",
-        daemon=True,
-    ).start()
+    the association (the requests its user is waiting on, say). At most ``MAX_APART`` at once:
+    a peer sending more while they run is ignoring the operations window (A-ABORT)."""
+    owner = host.event_owner()
+    slots = owner.__dict__.setdefault("_report_slots", threading.BoundedSemaphore(MAX_APART))
+    if not slots.acquire(blocking=False):
+        LOGGER.error("More than %d N-EVENT-REPORTs answered at once: aborting", MAX_APART)
+        host.abort_association()
+        return
+
+    def answer() -> None:
+        try:
+            answer_normalized(host, received, message)
+        finally:
+            slots.release()
+
+    threading.Thread(target=answer, name="dicomnet-event-report", daemon=True).start()
 
 
 def _query(host: ServiceHost, received: MessageReceived, message: QueryRequest) -> None:
