@@ -49,6 +49,7 @@ from dicomnet.apps._common import (
 )
 from dicomnet.apps._secure import add_tls_options, tls_from_args
 from dicomnet.archive.index import Index
+from dicomnet.archive.metrics import AssociationMetrics, Metrics
 from dicomnet.archive.reconcile import reconcile
 from dicomnet.archive.service import Archive, Destination
 from dicomnet.presentation import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
@@ -126,6 +127,10 @@ def build_parser() -> DcmtkArgumentParser:
     archive.add_argument("--storage", metavar="directory", help="where files are kept")
     archive.add_argument("--db", metavar="url", help="the index's SQLAlchemy URL")
     archive.add_argument("--config", metavar="file", help="settings from a TOML file")
+    archive.add_argument(
+        "--metrics-port", type=int_in(0, 65535), default=None, metavar="port",
+        help="serve Prometheus metrics at http://<bind-address>:port/metrics",
+    )  # fmt: skip
     archive.add_argument(
         "--no-fsync", dest="durable", action="store_false",
         help="do not fsync files and directories before answering success (not crash-safe)",
@@ -212,6 +217,17 @@ def run(args: argparse.Namespace) -> int:
     ae.store_recv_fsync = args.durable
     ae.store_check_sop_uids = True
     archive.ae = ae
+    handlers = archive.handlers()
+    if args.metrics_port is not None:
+        archive.metrics = Metrics()
+        handlers += AssociationMetrics(archive.metrics).handlers()
+        try:
+            port = archive.metrics.serve(args.metrics_port, args.bind_address)
+        except OSError as exc:
+            LOGGER.critical("cannot serve metrics: %s", exc.strerror or exc)
+            archive.index.close()
+            return EXITCODE_CANNOT_INITIALIZE_NETWORK
+        LOGGER.info("metrics at http://%s:%d/metrics", args.bind_address, port)
     archive.start()
     try:
         with interrupt_on_sigterm():
@@ -219,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
                 server = ae.make_server(
                     (args.bind_address, settings["port"]),
                     ssl_context=tls,
-                    evt_handlers=archive.handlers(),
+                    evt_handlers=handlers,
                 )
             except OSError as exc:
                 LOGGER.critical(
@@ -234,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         archive.stop()
         archive.index.close()
+        if archive.metrics is not None:
+            archive.metrics.close()
     return EXITCODE_NO_ERROR
 
 

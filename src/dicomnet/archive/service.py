@@ -48,6 +48,7 @@ from dicomnet.archive.durable import fsync_directory
 from dicomnet.archive.index import DuplicatePolicy, Index
 from dicomnet.archive.keys import Model
 from dicomnet.archive.matching import FindOptions, QueryError
+from dicomnet.archive.metrics import Metrics
 from dicomnet.archive.rows import required_uids
 from dicomnet.dimse.messages import NActionRSP
 from dicomnet.services.commitment import (
@@ -140,12 +141,14 @@ class Archive:
         ae_title: str,
         destinations: dict[str, Destination] | None = None,
         durable: bool = True,
+        metrics: Metrics | None = None,
     ) -> None:
         self.index = index
         self.storage = storage.resolve()
         self.ae_title = ae_title
         self.destinations = dict(destinations or {})
         self.durable = durable
+        self.metrics = metrics
         self.ae: Any = None  #: set by the app: the AE reports go out from
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._responded: dict[tuple[int, int], threading.Event] = {}
@@ -195,6 +198,8 @@ class Archive:
         except Exception:  # the index (a full disk, a busy database): the file, if placed,
             LOGGER.exception("cannot index the instance")  # is indexed at the next start
             return _failure(_OUT_OF_RESOURCES, "cannot index the instance")
+        if self.metrics is not None:
+            self.metrics.add("dicomnet_stored_bytes_total", float(final.stat().st_size))
         obsolete = result.obsolete_path
         if obsolete and obsolete != relative:
             with contextlib.suppress(OSError):
