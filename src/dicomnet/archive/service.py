@@ -190,8 +190,9 @@ class Archive:
                 str(header.SOPInstanceUID),
             )
             final = self._place(received, relative)
+            size = final.stat().st_size
             syntax = str(header.file_meta.TransferSyntaxUID)
-            result = self.index.add(header, relative, final.stat().st_size, syntax)
+            result = self.index.add(header, relative, size, syntax)
         except (OSError, ValueError, AttributeError) as exc:
             LOGGER.error("cannot store the instance: %s", exc)
             return _failure(_OUT_OF_RESOURCES, "cannot store the instance")
@@ -199,7 +200,7 @@ class Archive:
             LOGGER.exception("cannot index the instance")  # is indexed at the next start
             return _failure(_OUT_OF_RESOURCES, "cannot index the instance")
         if self.metrics is not None:
-            self.metrics.add("dicomnet_stored_bytes_total", float(final.stat().st_size))
+            self.metrics.add("dicomnet_stored_bytes_total", float(size))
         obsolete = result.obsolete_path
         if obsolete and obsolete != relative:
             with contextlib.suppress(OSError):
