@@ -31,6 +31,7 @@ from dicomnet.dimse.messages import (
     NSetRQ,
 )
 from dicomnet.services.encoding import encode_dataset
+from dicomnet.services.normalized_rules import UPS_CLASSES, sop_class_of
 from dicomnet.services.statuses import response_status
 from dicomnet.status import STATUS_SUCCESS, STATUS_WARNING, code_to_category
 
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from dicomnet.ul.events import MessageReceived
 
 __all__ = ["NormalizedRequests"]
-
-_UPS = frozenset(f"1.2.840.10008.5.1.4.34.6.{n}" for n in range(1, 6))
 
 
 class NormalizedRequests:
@@ -166,9 +165,7 @@ class NormalizedRequests:
         meta_uid: str | None,
     ) -> tuple[Dataset, Dataset | None]:
         self._check_established(service)
-        sop_class = str(getattr(request, "affected_sop_class_uid", None) or "") or str(
-            getattr(request, "requested_sop_class_uid", "")
-        )
+        sop_class = sop_class_of(request)
         context = self._normalized_context(str(meta_uid) if meta_uid else sop_class, service)
         assert context.context_id is not None
         data = None
@@ -190,8 +187,8 @@ class NormalizedRequests:
         """The accepted context for ``abstract_syntax`` (any role: an N-EVENT-REPORT goes from
         the service class's SCP to its SCU); for a UPS class, any UPS class's."""
         candidates = [c for c in self.accepted_contexts if c.abstract_syntax == abstract_syntax]
-        if not candidates and abstract_syntax in _UPS:
-            candidates = [c for c in self.accepted_contexts if c.abstract_syntax in _UPS]
+        if not candidates and abstract_syntax in UPS_CLASSES:
+            candidates = [c for c in self.accepted_contexts if c.abstract_syntax in UPS_CLASSES]
         if not candidates:
             raise ValueError(
                 f"No presentation context for '{UID(abstract_syntax).name}' has been accepted "

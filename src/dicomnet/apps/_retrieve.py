@@ -23,7 +23,7 @@ from dicomnet.apps._dump import dump_dataset
 from dicomnet.apps._query import Peer, retrieve_status_text
 from dicomnet.apps.echoscp import PREFERENCES
 from dicomnet.apps.storescp import _PREFERENCES as STORESCP_PREFERENCES
-from dicomnet.apps.storescp import prepare
+from dicomnet.apps.storescp import _TS_OPTIONS, prepare
 from dicomnet.association import Association
 from dicomnet.services.query import PENDING
 
@@ -36,13 +36,6 @@ _COUNTS: Final = (
     ("NumberOfCompletedSuboperations", "Completed"),
     ("NumberOfFailedSuboperations", "Failed"),
     ("NumberOfWarningSuboperations", "Warning"),
-)
-_TS_OPTIONS: Final = (
-    ("+x=", "--prefer-uncompr", "uncompressed", "prefer explicit VR local byte order (default)"),
-    ("+xe", "--prefer-little", "little", "prefer explicit VR little endian TS"),
-    ("+xb", "--prefer-big", "big", "prefer explicit VR big endian TS"),
-    ("+xi", "--implicit", "implicit", "accept implicit VR little endian TS only"),
-    ("+xa", "--accept-all", "all", "accept all supported transfer syntaxes"),
 )
 
 

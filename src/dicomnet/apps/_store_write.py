@@ -39,6 +39,7 @@ from pydicom.uid import generate_uid
 
 from dicomnet.archive.durable import fsync_directory
 from dicomnet.modality import storage_modality
+from dicomnet.services.statuses import status_dataset
 
 __all__ = ["Receiver", "check_extension"]
 
@@ -59,13 +60,6 @@ def check_extension(extension: str) -> str:
 
 def _uid(value: object) -> str:
     return "" if value is None else str(value).strip(" \x00")
-
-
-def _failure(status: int, comment: str) -> Dataset:
-    response = Dataset()
-    response.Status = status
-    response.ErrorComment = comment[:64]
-    return response
 
 
 @dataclass(frozen=True)
@@ -110,7 +104,7 @@ class Receiver:
             final = self.target(name)
         except ValueError as exc:
             LOGGER.error("%s", exc)
-            return _failure(_CANNOT_UNDERSTAND, "unsafe file name")
+            return status_dataset(_CANNOT_UNDERSTAND, "unsafe file name")
         shown = os.path.join(self.shown, name)
         LOGGER.info("storing DICOM file: %s", shown)
         if os.path.lexists(final):
@@ -120,7 +114,7 @@ class Receiver:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             LOGGER.error("cannot write DICOM file: %s: %s", shown, reason)
-            return _failure(_OUT_OF_RESOURCES, f"cannot write file: {reason}")
+            return status_dataset(_OUT_OF_RESOURCES, f"cannot write file: {reason}")
         return _SUCCESS
 
     def _commit(self, received: Path, final: str) -> None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dicomnet.archive.schema import Commitment, Instance
+from dicomnet.services.commitment import CLASS_INSTANCE_CONFLICT, NO_SUCH_OBJECT_INSTANCE
 
 __all__ = ["Outcome", "PendingCommitment", "add", "check", "finish", "pending"]
-
-NO_SUCH_OBJECT_INSTANCE: Final = 0x0112
-CLASS_INSTANCE_CONFLICT: Final = 0x0119
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 from dicomnet import events as evt
+from dicomnet.services.query import PENDING
 
 __all__ = ["BUCKETS", "AssociationMetrics", "Metrics"]
 
@@ -173,7 +174,6 @@ _SERVICES: Final = {
     "NActionRSP": "N-ACTION",
     "NEventReportRSP": "N-EVENT-REPORT",
 }
-_PENDING: Final = (0xFF00, 0xFF01)
 
 
 class AssociationMetrics:
@@ -215,7 +215,7 @@ class AssociationMetrics:
     def _sent(self, event: Any) -> None:
         message = event.message
         service = _SERVICES.get(type(message).__name__)
-        if service is None or message.status in _PENDING:
+        if service is None or message.status in PENDING:
             return
         with self._lock:
             started = self._started.pop(

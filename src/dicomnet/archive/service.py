@@ -57,6 +57,7 @@ from dicomnet.services.commitment import (
     commitment_request,
     send_commitment_report,
 )
+from dicomnet.services.statuses import status_dataset
 from dicomnet.uids import IMPLICIT_VR_LITTLE_ENDIAN
 
 __all__ = ["Archive", "Destination", "extended_reply", "negotiated_options"]
@@ -98,13 +99,6 @@ class _Job:
     transaction_uid: str
     references: list[tuple[str, str]]
     duplicate: bool  #: its Transaction UID was seen before
-
-
-def _failure(status: int, comment: str) -> Dataset:
-    failure = Dataset()
-    failure.Status = status
-    failure.ErrorComment = comment[:64]
-    return failure
 
 
 def extended_reply(app_info: dict[str, bytes]) -> dict[str, bytes]:
@@ -195,10 +189,10 @@ class Archive:
             result = self.index.add(header, relative, size, syntax)
         except (OSError, ValueError, AttributeError) as exc:
             LOGGER.error("cannot store the instance: %s", exc)
-            return _failure(_OUT_OF_RESOURCES, "cannot store the instance")
+            return status_dataset(_OUT_OF_RESOURCES, "cannot store the instance")
         except Exception:  # the index (a full disk, a busy database): the file, if placed,
             LOGGER.exception("cannot index the instance")  # is indexed at the next start
-            return _failure(_OUT_OF_RESOURCES, "cannot index the instance")
+            return status_dataset(_OUT_OF_RESOURCES, "cannot index the instance")
         if self.metrics is not None:
             self.metrics.add("dicomnet_stored_bytes_total", float(size))
         obsolete = result.obsolete_path
@@ -248,7 +242,7 @@ class Archive:
         try:
             matches = self.index.find(event.identifier, model, options)
         except QueryError as exc:
-            yield _failure(exc.status, exc.comment), None
+            yield status_dataset(exc.status, exc.comment), None
             return
         try:
             for match in matches:
@@ -268,7 +262,7 @@ class Archive:
         try:
             instances = self.index.instances_for(event.identifier, model, relational=relational)
         except QueryError as exc:
-            yield _failure(exc.status, exc.comment), None
+            yield status_dataset(exc.status, exc.comment), None
             return
         yield len(instances)
         for instance in instances:

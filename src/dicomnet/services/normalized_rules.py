@@ -29,12 +29,19 @@ from dicomnet.dimse.messages import (
     NSetRQ,
 )
 from dicomnet.service_class import ServiceClass
-from dicomnet.services.families import Refusal
+from dicomnet.services.families import SOP_CLASS_NOT_SUPPORTED, UNRECOGNISED_OPERATION, Refusal
 from dicomnet.sop_class import uid_to_service_class
 
-__all__ = ["ACTION_TYPES", "EVENT_TYPES", "MESSAGES_OF", "META_MEMBERS", "normalized_refusal"]
+__all__ = [
+    "ACTION_TYPES",
+    "EVENT_TYPES",
+    "MESSAGES_OF",
+    "META_MEMBERS",
+    "UPS_CLASSES",
+    "normalized_refusal",
+    "sop_class_of",
+]
 
-SOP_CLASS_NOT_SUPPORTED, UNRECOGNISED_OPERATION = 0x0122, 0x0211
 NO_SUCH_EVENT_TYPE, NO_SUCH_ACTION, MISSING_ATTRIBUTE = 0x0113, 0x0123, 0x0120
 
 _PRINT = "1.2.840.10008.5.1.1."
@@ -44,7 +51,8 @@ META_MEMBERS: Final = {
     _PRINT + "9": frozenset({_FILM_SESSION, _FILM_BOX, _PRINT + "4", _PRINTER}),
     _PRINT + "18": frozenset({_FILM_SESSION, _FILM_BOX, _PRINT + "4.1", _PRINTER}),
 }
-_UPS: Final = frozenset(f"1.2.840.10008.5.1.4.34.6.{n}" for n in range(1, 6))
+#: The Unified Procedure Step SOP classes (Push, Watch, Pull, Event, Query).
+UPS_CLASSES: Final = frozenset(f"1.2.840.10008.5.1.4.34.6.{n}" for n in range(1, 6))
 STORAGE_COMMITMENT: Final = "1.2.840.10008.1.20.1"
 _MPPS_NOTIFICATION: Final = "1.2.840.10008.3.1.2.3.5"
 
@@ -52,14 +60,16 @@ _MPPS_NOTIFICATION: Final = "1.2.840.10008.3.1.2.3.5"
 EVENT_TYPES: Final[dict[str, frozenset[int]]] = {
     STORAGE_COMMITMENT: frozenset({1, 2}),  # J.3.3: success, failures
     _MPPS_NOTIFICATION: frozenset(range(1, 6)),  # F.8.3: in progress ... deleted
-    **dict.fromkeys(_UPS, frozenset(range(1, 6))),  # CC.2.4: state report ... assigned
+    **dict.fromkeys(UPS_CLASSES, frozenset(range(1, 6))),  # CC.2.4: state report ... assigned
     _PRINTER: frozenset({1, 2, 3}),  # H.4.7: normal, warning, failure
     _PRINT_JOB: frozenset({1, 2, 3, 4}),  # H.4.5: pending, printing, done, failure
 }
 #: The Action Type IDs each SOP class defines.
 ACTION_TYPES: Final[dict[str, frozenset[int]]] = {
     STORAGE_COMMITMENT: frozenset({1}),  # J.3.2: request storage commitment
-    **dict.fromkeys(_UPS, frozenset(range(1, 6))),  # CC.2.1-3: change state, cancel ... suspend
+    **dict.fromkeys(
+        UPS_CLASSES, frozenset(range(1, 6))
+    ),  # CC.2.1-3: change state, cancel ... suspend
     _FILM_SESSION: frozenset({1}),  # H.4.1: print
     _FILM_BOX: frozenset({1}),  # H.4.2: print
     _PRINT + "33": frozenset({1, 2}),  # S.3: initiate, cancel media creation
@@ -97,9 +107,9 @@ _REQUIRED: Final[dict[tuple[str, str, int], tuple[str, ...]]] = {
     (STORAGE_COMMITMENT, "N-ACTION", 1): ("TransactionUID", "ReferencedSOPSequence"),
     (STORAGE_COMMITMENT, "N-EVENT-REPORT", 1): ("TransactionUID", "ReferencedSOPSequence"),
     (STORAGE_COMMITMENT, "N-EVENT-REPORT", 2): ("TransactionUID", "FailedSOPSequence"),
-    **{(ups, "N-ACTION", 1): ("ProcedureStepState", "TransactionUID") for ups in _UPS},
-    **{(ups, "N-ACTION", 3): ("DeletionLock",) for ups in _UPS},
-    **{(ups, "N-EVENT-REPORT", 1): ("ProcedureStepState",) for ups in _UPS},
+    **{(ups, "N-ACTION", 1): ("ProcedureStepState", "TransactionUID") for ups in UPS_CLASSES},
+    **{(ups, "N-ACTION", 3): ("DeletionLock",) for ups in UPS_CLASSES},
+    **{(ups, "N-EVENT-REPORT", 1): ("ProcedureStepState",) for ups in UPS_CLASSES},
 }
 _MESSAGES: Final = {
     NEventReportRQ: "N-EVENT-REPORT",
@@ -151,7 +161,7 @@ def _on_its_context(sop_class: str, abstract_syntax: str) -> bool:
         return True
     if sop_class in META_MEMBERS.get(abstract_syntax, ()):
         return True
-    return sop_class in _UPS and abstract_syntax in _UPS
+    return sop_class in UPS_CLASSES and abstract_syntax in UPS_CLASSES
 
 
 def _kind(request: Any) -> int | None:

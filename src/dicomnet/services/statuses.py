@@ -144,8 +144,10 @@ def response_status(rsp: DimseResponse) -> Dataset:
     return Dataset(dict(sorted(elements.items())))
 
 
-def status_dataset(code: int) -> Dataset:
-    """A status Dataset holding only ``code``."""
+def status_dataset(code: int, comment: str | None = None) -> Dataset:
+    """A status Dataset holding ``code`` (and ``comment`` as its Error Comment, made a valid LO)."""
     dataset = Dataset()
     dataset.Status = code
+    if comment is not None:
+        dataset.ErrorComment = error_comment(comment)
     return dataset
