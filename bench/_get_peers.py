@@ -26,36 +26,19 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from _find_peers import conn_handlers, load
+
 STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
 SCP_AET = "QRSCP"
-
-
-def load(impl: str) -> Any:
-    """The implementation's package, its logging handlers off."""
-    if impl not in ("dicomnet", "pynetdicom"):
-        raise SystemExit(f"unknown implementation {impl!r}")
-    setattr(importlib.import_module(f"{impl}._config"), "LOG_HANDLER_LEVEL", "none")  # noqa: B010
-    return importlib.import_module(impl)
-
-
-def conn_handlers(impl: str, evt: Any) -> list[Any]:
-    if impl == "dicomnet":
-        return []
-
-    def nodelay(event: Any) -> None:
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    return [(evt.EVT_CONN_OPEN, nodelay)]
 
 
 def scp(impl: str, port: int, folder: str) -> None:

@@ -434,12 +434,18 @@ def source_state() -> str:
     return f"dicomnet source at {head.stdout.strip()}" + ("+changes" if dirty.returncode else "")
 
 
-def parse_pairs(parser: argparse.ArgumentParser, text: str) -> list[tuple[str, str]]:
+def parse_pairs(
+    parser: argparse.ArgumentParser,
+    text: str,
+    scus: tuple[str, ...] = SCUS,
+    scps: tuple[str, ...] = SCPS,
+) -> list[tuple[str, str]]:
+    """``--pairs "SCU>SCP,..."`` of the given SCUs and SCPs (a parser error otherwise)."""
     pairs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         scu, _, scp = item.partition(">")
-        if scu not in SCUS or scp not in SCPS:
-            parser.error(f"--pairs: {item!r} is not SCU>SCP, SCU of {SCUS}, SCP of {SCPS}")
+        if scu not in scus or scp not in scps:
+            parser.error(f"--pairs: {item!r} is not SCU>SCP, SCU of {scus}, SCP of {scps}")
         pairs.append((scu, scp))
     return pairs
 

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_find import cell, env_of, ratio, source_state, start_scp, stop
+from bench_find import cell, env_of, parse_pairs, ratio, source_state, start_scp, stop
 from bench_store import (
     CT_IMAGE,
     DCMTK_LOG,
@@ -351,16 +351,6 @@ def report(results: dict[tuple[str, str], Result], case: Case) -> None:
             print(f"  {title:66}" + ratio(a, b, "per_s") + ratio(a, b, "xfer_mb_s"))
 
 
-def parse_pairs(parser: argparse.ArgumentParser, text: str) -> list[tuple[str, str]]:
-    pairs = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        scu, _, scp = item.partition(">")
-        if scu not in SCUS or scp not in SCPS:
-            parser.error(f"--pairs: {item!r} is not SCU>SCP, SCU of {SCUS}, SCP of {SCPS}")
-        pairs.append((scu, scp))
-    return pairs
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100, help="CT images of 512x512 (~525 KB)")
@@ -370,7 +360,7 @@ def main() -> None:
     )
     parser.add_argument("--tmp", help="folder for the temporary one (default: the system's)")
     args = parser.parse_args()
-    pairs = parse_pairs(parser, args.pairs)
+    pairs = parse_pairs(parser, args.pairs, SCUS, SCPS)
     if not 1 <= args.count <= 4000 or args.runs < 1:
         parser.error("--count: 1 to 4000 (dcmqrscp's index); --runs: at least 1")
     for tool in (TIME, GETSCU, DCMQRSCP, DCMQRIDX):
