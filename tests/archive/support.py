@@ -84,7 +84,14 @@ def write_file(path: Path, ds: Dataset) -> None:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[Index]:
-    """An empty index in a temporary SQLite file."""
+def index(database_url: str) -> Iterator[Index]:
+    """An empty index: in a temporary SQLite file, then in a PostgreSQL database."""
+    with Index(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_index(tmp_path: Path) -> Iterator[Index]:
+    """An empty index in a temporary SQLite file (for what only SQLite has)."""
     with Index(f"sqlite:///{tmp_path / 'index.sqlite'}") as opened:
         yield opened

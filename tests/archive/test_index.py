@@ -18,8 +18,8 @@ from tests.archive.support import CT, MR, add, find, instance, query, values, wr
 TS = ExplicitVRLittleEndian
 
 
-def test_migrations_create_the_schema_and_are_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+def test_migrations_create_the_schema_and_are_idempotent(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     engine = create_engine(url)
     assert current_revision(engine) is None
     upgrade(url)
@@ -39,15 +39,15 @@ def test_migration_scripts_ship_in_the_package() -> None:
     assert (folder / "versions" / "0001_initial.py").is_file()
 
 
-def test_sqlite_settings(index: Index) -> None:
-    with index.engine.connect() as connection:
+def test_sqlite_settings(sqlite_index: Index) -> None:
+    with sqlite_index.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
 
 
-def test_reopening_keeps_the_data(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'index.sqlite'}"
+def test_reopening_keeps_the_data(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     with Index(url) as first:
         add(first, instance("1.1"))
     with Index(url) as second:
@@ -97,10 +97,8 @@ def test_duplicate_moving_to_another_study_prunes_the_old_one(index: Index) -> N
     assert values(index, "PatientID", "PATIENT", model=Model.PATIENT_ROOT) == ["P7"]
 
 
-def test_keep_first_policy(tmp_path: Path) -> None:
-    with Index(
-        f"sqlite:///{tmp_path / 'k.sqlite'}", duplicates=DuplicatePolicy.KEEP_FIRST
-    ) as index:
+def test_keep_first_policy(database_url: str, tmp_path: Path) -> None:
+    with Index(database_url, duplicates=DuplicatePolicy.KEEP_FIRST) as index:
         index.add(instance("1.1", InstanceNumber=1), "a.dcm", 10, TS)
         result = index.add(instance("1.1", InstanceNumber=2), "b.dcm", 10, TS)
         assert (result.outcome, result.obsolete_path) == (Outcome.KEPT_FIRST, "b.dcm")
@@ -194,9 +192,9 @@ def test_concurrent_adds_from_many_threads(index: Index, thread_errors: list[str
 # -- reconciliation -------------------------------------------------------------------------
 
 
-def test_reconcile(tmp_path: Path) -> None:
+def test_reconcile(database_url: str, tmp_path: Path) -> None:
     root = tmp_path / "storage"
-    with Index(f"sqlite:///{tmp_path / 'r.sqlite'}") as index:
+    with Index(database_url) as index:
         write_file(root / "a" / "indexed.dcm", instance("1.1"))
         index.add(instance("1.1"), "a/indexed.dcm", 1, TS)
         index.add(instance("1.2"), "a/missing.dcm", 1, TS)  # its file was removed
@@ -214,9 +212,11 @@ def test_reconcile(tmp_path: Path) -> None:
         assert (again.checked, again.indexed, again.quarantined, again.rows_removed) == (2, 0, 0, 0)
 
 
-def test_reconcile_quarantines_the_file_a_replacement_made_obsolete(tmp_path: Path) -> None:
+def test_reconcile_quarantines_the_file_a_replacement_made_obsolete(
+    database_url: str, tmp_path: Path
+) -> None:
     root = tmp_path / "storage"
-    with Index(f"sqlite:///{tmp_path / 'r.sqlite'}") as index:
+    with Index(database_url) as index:
         write_file(root / "old.dcm", instance("1.1"))
         index.add(instance("1.1"), "old.dcm", 1, TS)
         write_file(root / "new.dcm", instance("1.1"))  # renamed into place, crash before commit
@@ -229,8 +229,8 @@ def test_reconcile_quarantines_the_file_a_replacement_made_obsolete(tmp_path: Pa
 # -- storage commitment ---------------------------------------------------------------------
 
 
-def test_commitments_survive_reopening(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+def test_commitments_survive_reopening(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     references = [(CT, "1.1"), (CT, "4.4"), (MR, "1.2")]
     with Index(url) as index:
         add(index, instance("1.1"))
@@ -274,18 +274,18 @@ def test_instance_commits_are_not_fsynced_unless_durable(tmp_path: Path) -> None
         assert list(index.paths()) == ["1.1.dcm"]
 
 
-def test_commitment_writes_are_fsynced(index: Index) -> None:
-    add(index, instance("1.1"))  # opens the writing connection
-    writer = index._connection
+def test_commitment_writes_are_fsynced(sqlite_index: Index) -> None:
+    add(sqlite_index, instance("1.1"))  # opens the writing connection
+    writer = sqlite_index._connection
     assert writer is not None
     raw = writer.connection.driver_connection
     assert raw is not None
     statements: list[str] = []
     raw.set_trace_callback(statements.append)
     try:
-        index.add_commitment("2.25.7", "SCU", [(CT, "1.1")])
-        index.finish_commitment("2.25.7")
-        add(index, instance("1.2"))
+        sqlite_index.add_commitment("2.25.7", "SCU", [(CT, "1.1")])
+        sqlite_index.finish_commitment("2.25.7")
+        add(sqlite_index, instance("1.2"))
     finally:
         raw.set_trace_callback(None)
     normalised = [" ".join(statement.split()).upper() for statement in statements]
@@ -296,7 +296,7 @@ def test_commitment_writes_are_fsynced(index: Index) -> None:
     assert len(full) == len(normal) == 2
     # Each commitment transaction commits between FULL and NORMAL; the instance's does not.
     assert full[0] < commits[0] < normal[0] < full[1] < commits[1] < normal[1] < commits[2]
-    assert _synchronous(index) == 1
+    assert _synchronous(sqlite_index) == 1
 
 
 def _count(index: Index, table: str) -> int:
@@ -342,27 +342,27 @@ def test_cache_forgets_a_failed_transaction(index: Index) -> None:
     assert values(index, "SOPInstanceUID", "IMAGE", StudyInstanceUID="9") == ["9.3"]
 
 
-def test_unchanged_parents_are_not_rewritten_and_changes_are(index: Index) -> None:
-    add(index, instance("1.1", StudyDescription="Head", SeriesNumber="1"))
-    writer = index._connection
+def test_unchanged_parents_are_not_rewritten_and_changes_are(sqlite_index: Index) -> None:
+    add(sqlite_index, instance("1.1", StudyDescription="Head", SeriesNumber="1"))
+    writer = sqlite_index._connection
     assert writer is not None
     raw = writer.connection.driver_connection
     assert raw is not None
     statements: list[str] = []
     raw.set_trace_callback(statements.append)
     try:
-        add(index, instance("1.2", StudyDescription="Head", SeriesNumber="1"))
+        add(sqlite_index, instance("1.2", StudyDescription="Head", SeriesNumber="1"))
         unchanged = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
-        add(index, instance("1.3", StudyDescription="Neck"))
+        add(sqlite_index, instance("1.3", StudyDescription="Neck"))
     finally:
         raw.set_trace_callback(None)
     assert unchanged == []
-    assert values(index, "StudyDescription", "STUDY") == ["Neck"]
-    assert values(index, "SeriesNumber", "SERIES", StudyInstanceUID="1.2.3") == ["1"]
+    assert values(sqlite_index, "StudyDescription", "STUDY") == ["Neck"]
+    assert values(sqlite_index, "SeriesNumber", "SERIES", StudyInstanceUID="1.2.3") == ["1"]
 
 
-def test_a_second_writer_invalidates_the_cache(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'two.sqlite'}"
+def test_a_second_writer_invalidates_the_cache(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     with Index(url) as first, Index(url) as second:
         add(first, instance("1.1"))
         assert second.remove("1.1") == "1.1.dcm"  # prunes the series, study, patient
@@ -374,9 +374,9 @@ def test_a_second_writer_invalidates_the_cache(tmp_path: Path) -> None:
 
 
 def test_concurrent_adds_and_removals_from_two_indexes(
-    tmp_path: Path, thread_errors: list[str]
+    database_url: str, thread_errors: list[str]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    url = database_url
     errors: list[BaseException] = []
     with Index(url) as first, Index(url) as second:
 

@@ -54,6 +54,8 @@ matching is case-sensitive, as DICOM's is for every VR but PN).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -62,7 +64,7 @@ from typing import Any, Final, TypeVar
 
 from pydicom.dataset import Dataset
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -85,8 +87,23 @@ from dicomnet.archive.schema import Instance
 
 __all__ = ["AddResult", "DuplicatePolicy", "Index", "Outcome", "StoredInstance"]
 
-_RETRIES: Final = 5
+LOGGER = logging.getLogger("dicomnet.archive")
+
+#: How often a write transaction is tried when it conflicts with a concurrent one.
+_RETRIES: Final = 8
+#: PostgreSQL's serialization failure and deadlock (SQLSTATE class 40): the transaction was
+#: rolled back and may simply be run again.
+_RETRYABLE_STATES: Final = frozenset({"40001", "40P01"})
 _T = TypeVar("_T")
+
+
+def _conflict(exc: DBAPIError) -> bool:
+    """Whether a failed write lost a race with a concurrent one and may be run again: a unique or
+    foreign key violation (another connection inserted or pruned the same row meanwhile), a
+    serialization failure or a deadlock."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_STATES
 
 
 class DuplicatePolicy(Enum):
@@ -145,6 +162,9 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int, synchronous: str) -> No
 
 #: SQLite connections kept for readers (twice as many at most): concurrent C-FINDs, retrieves.
 READERS: Final = 32
+#: Connections a process keeps to a database server (three times as many at most): the server's
+#: ``max_connections`` must allow that for every process (``--workers``) sharing it.
+SERVER_READERS: Final = 8
 
 
 def open_engine(
@@ -154,7 +174,10 @@ def open_engine(
 
     ``synchronous`` is SQLite's setting for every connection (``FULL``: each commit fsynced).
     """
-    if not url.startswith("sqlite"):
+    if not url.startswith("sqlite"):  # PostgreSQL: a C-FIND streams from a server-side cursor
+        options.setdefault("pool_size", SERVER_READERS)  # on a connection of its own
+        options.setdefault("max_overflow", SERVER_READERS * 2)
+        options.setdefault("pool_pre_ping", True)  # a restarted server costs no failed request
         return create_engine(url, **options)
     if url in ("sqlite://", "sqlite:///:memory:"):
         options.setdefault("poolclass", StaticPool)
@@ -233,13 +256,14 @@ class Index:
 
         ``durable``: the commit is fsynced whatever the index's setting (SQLite).
         """
-        with self._lock:
+        with self._lock if self._sqlite else contextlib.nullcontext():
             for attempt in range(_RETRIES):
                 try:
                     return self._attempt(work, durable)
-                except IntegrityError:
-                    if attempt == _RETRIES - 1:
+                except DBAPIError as exc:
+                    if attempt == _RETRIES - 1 or not _conflict(exc):
                         raise
+                    LOGGER.debug("write transaction retried after a conflict: %s", exc.orig)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(self, work: Callable[[_Transaction], _T], durable: bool) -> _T:

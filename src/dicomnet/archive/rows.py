@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from pydicom.dataset import Dataset
 from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from dicomnet.archive.elements import encode_level, merge_blobs, text_of
 from dicomnet.archive.schema import Base
@@ -232,11 +233,13 @@ def _columns(table: Table) -> list[str]:
     return [column.name for column in table.columns if column.name != "id"]
 
 
-def _load(connection: Connection, table: Table, key: _Key) -> Parent | None:
+def _load(connection: Connection, table: Table, key: _Key, lock: bool = False) -> Parent | None:
     names = _KEYS[table.name]
     query = select(table).where(
         *(table.c[name] == value for name, value in zip(names, key, strict=True))
     )
+    if lock:  # held to the commit: a concurrent writer's merge waits and then sees this one's
+        query = query.with_for_update()
     row = connection.execute(query).mappings().first()
     if row is None:
         return None
@@ -274,12 +277,14 @@ def _upsert(
         assert pk is not None
         cache.put(name, key, Parent(int(pk[0]), parent_pk, merged))
         return int(pk[0])
-    merged = dict(row.values) | values
-    stored_blob = row.values.get("encoded")
-    merged["encoded"] = blob if stored_blob == blob else merge_blobs(stored_blob, blob)
-    if derive is not None:
-        derive(merged)
-    changes = {column: value for column, value in merged.items() if row.values.get(column) != value}
+    merged, changes = _merge(row, values, blob, derive)
+    if changes and connection.dialect.name != "sqlite":
+        # Other processes write too: merge into the row as it is once locked, not as it was read
+        # (SQLite writes are serialised already). Pruned meanwhile: the retry inserts it again.
+        row = _load(connection, table, key, lock=True)
+        if row is None:
+            raise IntegrityError("parent row pruned concurrently", None, Exception(name))
+        merged, changes = _merge(row, values, blob, derive)
     if parent is not None and row.parent_pk != parent_pk:
         changes[parent[1]] = parent_pk
         if row.parent_pk is not None:
@@ -288,6 +293,22 @@ def _upsert(
         connection.execute(update(table).where(table.c.id == row.pk).values(changes))
     cache.put(name, key, Parent(row.pk, parent_pk if parent is not None else None, merged))
     return row.pk
+
+
+def _merge(
+    row: Parent,
+    values: dict[str, Any],
+    blob: bytes,
+    derive: Callable[[dict[str, Any]], None] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A stored parent's values with a data set's over them, and the columns that change."""
+    merged = dict(row.values) | values
+    stored_blob = row.values.get("encoded")
+    merged["encoded"] = blob if stored_blob == blob else merge_blobs(stored_blob, blob)
+    if derive is not None:
+        derive(merged)
+    changes = {column: value for column, value in merged.items() if row.values.get(column) != value}
+    return merged, changes
 
 
 def upsert_parents(
