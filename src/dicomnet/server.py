@@ -31,7 +31,8 @@ class AssociationServer:
 
     The contexts are turned into negotiation input once, here: an association costs no copy of
     them. Handlers bound to the server are copied into each new association; ``bind`` and
-    ``unbind`` also reach the live ones.
+    ``unbind`` also reach the live ones. ``reuse_port=True`` (beyond pynetdicom) sets SO_REUSEPORT:
+    several processes then serve one port, the kernel spreading the connections among them.
     """
 
     def __init__(  # noqa: PLR0917 - pynetdicom's signature
@@ -43,6 +44,7 @@ class AssociationServer:
         ssl_context: ssl.SSLContext | None = None,
         evt_handlers: list[Any] | None = None,
         request_handler: Any = None,
+        reuse_port: bool = False,
     ) -> None:
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise TypeError("'ssl_context' must be an ssl.SSLContext")
@@ -56,7 +58,7 @@ class AssociationServer:
         self._children_lock = threading.Lock()
         #: Connections still waiting for their A-ASSOCIATE-RQ, oldest first.
         self._pending: dict[Association, None] = {}
-        self.socket = listening_socket(address)
+        self.socket = listening_socket(address, reuse_port=reuse_port)
         self.server_address: tuple[Any, ...] = tuple(self.socket.getsockname())
         self._listener = Listener(self.socket, self._on_accept)
         self._spare: Association | None = None

@@ -188,12 +188,16 @@ def index_rows(storage: Path) -> dict[str, str]:
 
 
 def stored_paths(storage: Path) -> list[str]:
-    """The files under ``storage`` outside ``.index`` and ``.quarantine``, relative, sorted."""
+    """The files under ``storage`` outside ``.index``, ``.quarantine`` and ``.locks``, relative,
+    sorted; of ``.incoming``, only what is in the receiving folders (temporary files)."""
     found = []
     for path in storage.rglob("*"):
         relative = path.relative_to(storage)
-        if path.is_file() and relative.parts[0] not in (".index", ".quarantine"):
-            found.append(relative.as_posix())
+        if not path.is_file() or relative.parts[0] in (".index", ".quarantine", ".locks"):
+            continue
+        if relative.parts[0] == ".incoming" and len(relative.parts) == 2:
+            continue  # a receiving folder's lock file
+        found.append(relative.as_posix())
     return sorted(found)
 
 

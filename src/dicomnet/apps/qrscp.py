@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,10 +50,12 @@ from dicomnet.apps._common import (
     serve_until_signalled,
 )
 from dicomnet.apps._secure import add_tls_options, tls_from_args
+from dicomnet.apps._workers import stop_with_supervisor, supervise
 from dicomnet.archive.index import Index
 from dicomnet.archive.metrics import AssociationMetrics, Metrics
 from dicomnet.archive.reconcile import reconcile
 from dicomnet.archive.service import Archive, Destination
+from dicomnet.archive.sharing import Inbox, sweep
 from dicomnet.presentation import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from dicomnet.services.commitment import STORAGE_COMMITMENT_PUSH
 from dicomnet.uids import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
@@ -132,6 +136,12 @@ def build_parser() -> DcmtkArgumentParser:
         help="serve Prometheus metrics at http://<bind-address>:port/metrics",
     )  # fmt: skip
     archive.add_argument(
+        "--workers", type=int_in(1, 256), default=1, metavar="n",
+        help="serve with n processes on one port (SO_REUSEPORT; default: 1); with "
+        "--metrics-port p, worker i serves its metrics on port p+i",
+    )  # fmt: skip
+    archive.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    archive.add_argument(
         "--no-fsync", dest="durable", action="store_false",
         help="do not fsync files and directories before answering success (not crash-safe)",
     )  # fmt: skip
@@ -176,7 +186,8 @@ def make_ae(title: str, args: argparse.Namespace) -> AE:
     return ae
 
 
-def _open(settings: dict[str, Any], durable: bool) -> Archive | int:
+def _open_index(settings: dict[str, Any]) -> Index | int:
+    """The index (created or migrated), the storage folder made; an exit code if impossible."""
     storage: Path = settings["storage"]
     try:
         storage.mkdir(parents=True, exist_ok=True)
@@ -184,12 +195,22 @@ def _open(settings: dict[str, Any], durable: bool) -> Archive | int:
         if not url:  # in a folder reconciliation does not walk (its name starts with a dot)
             (storage / ".index").mkdir(exist_ok=True)
             url = f"sqlite:///{os.fspath(storage.resolve() / '.index' / 'index.sqlite')}"
-        index = Index(url)
+        return Index(url)
     except Exception as exc:
         LOGGER.critical("cannot open the archive: %s", exc)
         return EXITCODE_INVALID_OUTPUT_DIRECTORY
-    report = reconcile(index, storage)
-    LOGGER.info("storage reconciled with the index: %s", report)
+
+
+def _open(settings: dict[str, Any], durable: bool, worker: int | None) -> Archive | int:
+    index = _open_index(settings)
+    if isinstance(index, int):
+        return index
+    storage: Path = settings["storage"]
+    if worker is None:
+        report = reconcile(index, storage)
+        LOGGER.info("storage reconciled with the index: %s", report)
+    else:  # the supervisor reconciled; only what a dead worker was receiving is left to remove
+        sweep(storage)
     archive = Archive(
         index,
         storage,
@@ -200,7 +221,29 @@ def _open(settings: dict[str, Any], durable: bool) -> Archive | int:
     return archive
 
 
-def run(args: argparse.Namespace) -> int:
+def _supervise(settings: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> int:
+    """``--workers N``: migrate and reconcile once, hold the port, run the N workers."""
+    index = _open_index(settings)
+    if isinstance(index, int):
+        return index
+    try:
+        LOGGER.info("storage reconciled with the index: %s", reconcile(index, settings["storage"]))
+    finally:
+        index.close()
+    # Bound, not listening (so never handed a connection), for as long as the workers run: the
+    # port is checked once, here, and no other program takes it while a worker restarts.
+    held = socket.socket(socket.AF_INET6 if ":" in args.bind_address else socket.AF_INET)
+    with held:
+        try:
+            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            held.bind((args.bind_address, settings["port"]))
+        except OSError as exc:
+            LOGGER.critical("cannot create network: TCP Initialization Error: %s", exc.strerror)
+            return EXITCODE_CANNOT_INITIALIZE_NETWORK
+        return supervise([sys.executable, "-m", "dicomnet", "qrscp", *argv], args.workers)
+
+
+def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     """Serve until SIGINT or SIGTERM: the exit code."""
     try:
         settings = _settings(args)
@@ -208,12 +251,27 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, tomllib.TOMLDecodeError, argparse.ArgumentTypeError) as exc:
         LOGGER.critical("%s", exc)
         return EXITCODE_COMMANDLINE_SYNTAX_ERROR
-    archive = _open(settings, args.durable)
+    if args.workers > 1 and args.worker is None:
+        return _supervise(settings, args, list(argv))
+    if args.worker is not None:
+        stop_with_supervisor()
+    archive = _open(settings, args.durable, args.worker)
     if isinstance(archive, int):
         return archive
+    with Inbox(settings["storage"]) as inbox:
+        return _serve(archive, settings, args, inbox, tls)
+
+
+def _serve(
+    archive: Archive,
+    settings: dict[str, Any],
+    args: argparse.Namespace,
+    inbox: Inbox,
+    tls: Any,
+) -> int:
     ae = make_ae(settings["aetitle"], args)
     ae.store_recv_chunked_dataset = True
-    ae.store_recv_directory = str(settings["storage"].resolve())
+    ae.store_recv_directory = str(inbox.directory.resolve())
     ae.store_recv_fsync = args.durable
     ae.store_check_sop_uids = True
     archive.ae = ae
@@ -221,14 +279,15 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         archive.metrics = Metrics()
         handlers += AssociationMetrics(archive.metrics).handlers()
+        wanted = args.metrics_port + (args.worker or 0) if args.metrics_port else 0
         try:
-            port = archive.metrics.serve(args.metrics_port, args.bind_address)
+            port = archive.metrics.serve(wanted, args.bind_address)
         except OSError as exc:
             LOGGER.critical("cannot serve metrics: %s", exc.strerror or exc)
             archive.index.close()
             return EXITCODE_CANNOT_INITIALIZE_NETWORK
         LOGGER.info("metrics at http://%s:%d/metrics", args.bind_address, port)
-    archive.start()
+    archive.start(resend=args.worker in (None, 0))  # (one worker reports what was pending)
     try:
         with interrupt_on_sigterm():
             try:
@@ -236,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
                     (args.bind_address, settings["port"]),
                     ssl_context=tls,
                     evt_handlers=handlers,
+                    reuse_port=args.worker is not None,
                 )
             except OSError as exc:
                 LOGGER.critical(
@@ -257,4 +317,5 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dicomnet qrscp``: the exit code (never raises SystemExit)."""
-    return run_app(build_parser(), argv, run)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    return run_app(build_parser(), arguments, lambda args: run(args, arguments))

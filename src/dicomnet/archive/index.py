@@ -392,6 +392,12 @@ class Index:
         with self.engine.connect() as connection:
             return connection.execute(query).first() is not None
 
+    def has_path(self, relative_path: str) -> bool:
+        """Whether an instance is indexed at this relative path."""
+        query = select(Instance.id).where(Instance.path == relative_path).limit(1)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
     def paths(self) -> Iterator[str]:
         """Every indexed relative path (streamed)."""
         with self.engine.connect() as connection:

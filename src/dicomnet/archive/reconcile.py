@@ -5,12 +5,19 @@ removed by hand, rows have no file. ``reconcile`` walks the storage root:
 
 * a file without a row that reads as a DICOM file with its four UIDs is indexed (it was durable,
   so it may have been acknowledged); one that does not is moved to the quarantine folder;
-* leftover temporary files (``.dicomnet-*.part`` in the root) are deleted: no success was ever
-  sent for them; the index's own database files, when they are inside the root, are left alone;
+* leftover temporary files are deleted, no success was ever sent for them: the receiving folders
+  of processes that are gone (:func:`~dicomnet.archive.sharing.sweep`; a live process' are left
+  alone) and ``.dicomnet-*.part`` in the root (where earlier versions received); the index's own
+  database files, when they are inside the root, are left alone;
 * a row whose file is missing is removed;
 * a file the duplicate policy makes obsolete is moved to quarantine (never deleted here).
 
 Folders whose name starts with ``.`` (the quarantine among them) are not walked.
+
+Other processes may be serving from the same folder and index meanwhile (``--workers``, several
+hosts): a file is indexed under its SOP Instance UID's lock and only if no row has its path by
+then, and a row is removed only if its file was missing from a walk that began after the rows
+were read (a replacement deletes the old file only after its new row is committed).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dicomnet.archive.index import Index, Outcome
+from dicomnet.archive.sharing import instance_lock, sweep
 
 __all__ = ["QUARANTINE", "ReconcileReport", "reconcile"]
 
@@ -79,17 +87,20 @@ def _index_file(index: Index, root: Path, relative: str, report: ReconcileReport
         _quarantine(root, relative)
         report.quarantined += 1
         return
-    try:
-        result = index.add(read[0], relative, path.stat().st_size, read[1])
-    except ValueError:
-        _quarantine(root, relative)
-        report.quarantined += 1
-        return
-    if result.outcome is not Outcome.KEPT_FIRST:
-        report.indexed += 1
-    if result.obsolete_path is not None and (root / result.obsolete_path).exists():
-        _quarantine(root, result.obsolete_path)
-        report.quarantined += 1
+    with instance_lock(root, str(read[0].get("SOPInstanceUID", ""))):
+        if not path.exists() or index.has_path(relative):
+            return  # a process storing into the same folder finished with it meanwhile
+        try:
+            result = index.add(read[0], relative, path.stat().st_size, read[1])
+        except ValueError:
+            _quarantine(root, relative)
+            report.quarantined += 1
+            return
+        if result.outcome is not Outcome.KEPT_FIRST:
+            report.indexed += 1
+        if result.obsolete_path is not None and (root / result.obsolete_path).exists():
+            _quarantine(root, result.obsolete_path)
+            report.quarantined += 1
 
 
 #: The temporary files the library writes data sets into as they arrive.
@@ -109,6 +120,7 @@ def reconcile(index: Index, storage_root: str | os.PathLike[str]) -> ReconcileRe
     """Make the index and the storage folder agree; the counts of what was done."""
     root = Path(storage_root)
     report = ReconcileReport()
+    report.temporary_removed += sweep(root)  # the receiving folders of processes now gone
     known = set(index.paths())
     own = _database_files(index)
     seen: set[str] = set()

@@ -2,14 +2,16 @@
 C-GET and C-MOVE streaming the stored files, Storage Commitment from the durable index.
 
 **Storing** follows the durable order: the library writes the data set as it arrives into a
-temporary file in the storage root (``.dicomnet-*.part``: a leading dot, so a start-up
-reconciliation removes what a killed archive left) and fsyncs it; the handler renames it to
+temporary file in the AE's receiving folder (``qrscp`` gives each process its own,
+:class:`~dicomnet.archive.sharing.Inbox`, which a later start removes if the process died) and
+fsyncs it; the handler then, holding the SOP Instance UID's lock (:func:`~dicomnet.archive.sharing.
+instance_lock`: other processes may store the same instance into the same folder), renames it to
 ``<Study>/<Series>/<SOP Instance>.dcm`` (UIDs of 1 to 64 digits and dots only; any other is
 stored under a generated UID, never as a path), fsyncs the directories it made and the one it
 renamed into, commits the row, and only then answers Success. Any failure on the way answers
 0xA700 and leaves either nothing or a complete file the next start-up indexes. A duplicate SOP
 Instance UID replaces the earlier instance (``Index``'s policy); its old file is removed once the
-new row is committed.
+new row is committed. Two processes storing one instance at once leave one file and one row.
 
 **Extended negotiation** (PS3.4 C.5.1.1, C.5.2.1, C.5.3.1): for the Patient Root and Study Root
 FIND SOP Classes the archive accepts byte 1 (relational queries) and byte 2 (combined date and time
@@ -50,6 +52,7 @@ from dicomnet.archive.keys import Model
 from dicomnet.archive.matching import FindOptions, QueryError
 from dicomnet.archive.metrics import Metrics
 from dicomnet.archive.rows import required_uids
+from dicomnet.archive.sharing import instance_lock
 from dicomnet.dimse.messages import NActionRSP
 from dicomnet.services.commitment import (
     DUPLICATE_TRANSACTION_UID,
@@ -175,31 +178,34 @@ class Archive:
         received = Path(event.dataset_path)
         try:
             header = dcmread(received, stop_before_pixels=True)
-            required_uids(header)  # before anything already stored is touched
-            if self._keeps_first(str(header.SOPInstanceUID)):
-                return 0x0000  # the first copy stays; this one is dropped with its temp file
-            relative = self.relative_path(
-                str(header.get("StudyInstanceUID", "")),
-                str(header.get("SeriesInstanceUID", "")),
-                str(header.SOPInstanceUID),
-            )
-            final = self._place(received, relative)
-            size = final.stat().st_size
-            syntax = str(header.file_meta.TransferSyntaxUID)
-            result = self.index.add(header, relative, size, syntax)
+            uid = required_uids(header)["SOPInstanceUID"]  # before anything stored is touched
+            with instance_lock(self.storage, uid):  # (other processes may store it too)
+                size = self._keep(received, header, uid)
         except (OSError, ValueError, AttributeError) as exc:
             LOGGER.error("cannot store the instance: %s", exc)
             return status_dataset(_OUT_OF_RESOURCES, "cannot store the instance")
         except Exception:  # the index (a full disk, a busy database): the file, if placed,
             LOGGER.exception("cannot index the instance")  # is indexed at the next start
             return status_dataset(_OUT_OF_RESOURCES, "cannot index the instance")
-        if self.metrics is not None:
+        if self.metrics is not None and size:
             self.metrics.add("dicomnet_stored_bytes_total", float(size))
+        return 0x0000
+
+    def _keep(self, received: Path, header: Dataset, uid: str) -> int:
+        """Place, index and tidy up under the instance's lock: the bytes stored (0: kept first)."""
+        if self._keeps_first(uid):
+            return 0  # the first copy stays; this one is dropped with its temp file
+        relative = self.relative_path(
+            str(header.get("StudyInstanceUID", "")), str(header.get("SeriesInstanceUID", "")), uid
+        )
+        final = self._place(received, relative)
+        size = final.stat().st_size
+        result = self.index.add(header, relative, size, str(header.file_meta.TransferSyntaxUID))
         obsolete = result.obsolete_path
         if obsolete and obsolete != relative:
             with contextlib.suppress(OSError):
                 (self.storage / obsolete).unlink()
-        return 0x0000
+        return size
 
     def _keeps_first(self, sop_instance_uid: str) -> bool:
         """Whether the index keeps the first copy of an instance it has (``KEEP_FIRST``)."""
@@ -316,9 +322,10 @@ class Archive:
         if sent is not None:
             sent.set()
 
-    def start(self) -> None:
-        """Start the commitment worker; re-queue the commitments a previous run left pending."""
-        for pending in self.index.pending_commitments():
+    def start(self, resend: bool = True) -> None:
+        """Start the commitment worker; re-queue the commitments a previous run left pending
+        (``resend``: with several processes on one index, one of them does)."""
+        for pending in self.index.pending_commitments() if resend else ():
             done = threading.Event()
             done.set()  # (its N-ACTION was answered by a previous run)
             requestor, uid = pending.requestor_ae_title, pending.transaction_uid

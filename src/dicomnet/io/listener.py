@@ -25,13 +25,21 @@ _BACKOFF_MS: Final = 100
 Address = tuple[Any, ...]
 
 
-def listening_socket(address: Address, *, backlog: int = BACKLOG) -> socket.socket:
-    """A socket listening on ``address``: (host, port) for IPv4 or IPv6 ("::1"), SO_REUSEADDR."""
+def listening_socket(
+    address: Address, *, backlog: int = BACKLOG, reuse_port: bool = False
+) -> socket.socket:
+    """A socket listening on ``address``: (host, port) for IPv4 or IPv6 ("::1"), SO_REUSEADDR.
+
+    ``reuse_port``: SO_REUSEPORT too, so that several processes listen on one port and the kernel
+    spreads the connections among them.
+    """
     host = address[0]
     family = socket.AF_INET6 if isinstance(host, str) and ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(backlog)
         sock.setblocking(False)
