@@ -1,43 +1,63 @@
-"""The archive (``dicomnet qrscp``) against pynetdicom's qrscp and DCMTK: ingest and C-FIND.
+"""The archive (``dicomnet qrscp``) against pynetdicom's qrscp and DCMTK: ingest and C-FIND,
+with an SQLite or a PostgreSQL index, one or several processes.
 
-    python bench/bench_archive.py [--ingest 300] [--find-instances 100000] [--runs 3]
-                                  [--only ingest,find] [--no-pynetdicom-find]
+    python bench/bench_archive.py [--ingest 300] [--senders 1,8] [--find-instances 100000]
+                                  [--runs 3] [--only ingest,find] [--postgres URL]
+                                  [--no-pynetdicom-find]
 
-Ingest: DCMTK's storescu (``+sd``, TCP_NODELAY=1, one association) sends ``--ingest`` CT images
-of 512x512x16 bits (~525 KB each, explicit VR little endian, distinct SOP Instance UIDs, three
-studies of two series) written once into a temporary folder, to each SCP in its own process:
+PostgreSQL: ``--postgres`` (an SQLAlchemy URL of a server's maintenance database, e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; default: ``$DICOMNET_TEST_POSTGRES``),
+or else a throw-away server started with ``.ci/postgres start`` and stopped at the end. Every
+PostgreSQL run gets a database of its own, created for it and dropped after it.
 
-* ``dicomnet``: ``python -m dicomnet qrscp --storage DIR PORT`` (durable: file fsynced, renamed,
-  folder fsynced, index row committed, then success);
-* ``dicomnet no-fsync``: the same with ``--no-fsync``;
+Ingest: ``--ingest`` CT images of 512x512x16 bits (~525 KB each, explicit VR little endian,
+distinct SOP Instance UIDs, three studies of two series) are written once into a temporary folder.
+For each N of ``--senders``, they are split into N disjoint parts (round robin, hard links in N
+folders) and N DCMTK storescu (``+sd``, TCP_NODELAY=1, one association each) are started at once
+against each SCP, each in its own process(es):
+
+* ``dicomnet sqlite``: ``python -m dicomnet qrscp --storage DIR PORT``, the default index
+  (SQLite in WAL mode under DIR/.index); durable: file fsynced, renamed, folder fsynced, index row
+  committed, then success;
+* ``dicomnet sqlite w2``: the same with ``--workers 2`` (a supervisor, two worker processes
+  listening on the port with SO_REUSEPORT, one storage folder and one index);
+* ``dicomnet pg``, ``dicomnet pg w2``: the same two with ``--db URL`` (a fresh PostgreSQL database);
+* ``dicomnet no-fsync``: ``dicomnet sqlite`` with ``--no-fsync`` (not crash-safe; for reference);
 * ``pynetdicom``: ``python -m pynetdicom qrscp`` (pynetdicom's own archive app, files and an
-  SQLite database, a commit per instance, no fsync of its own);
-* ``DCMTK storescp``: ``/usr/bin/storescp -od DIR`` (files only, no index, no fsync).
+  SQLite database, a commit per instance, no fsync of its own), for N=1 only (it is slow);
+* ``DCMTK storescp``: ``/usr/bin/storescp -od DIR`` (files only, no index, no fsync), with
+  ``--fork`` (a child process per association) when N > 1.
 
-Measured: the wall time of storescu (start to exit), instances/s and MB/s from it (MB = 10^6
-bytes of input files), the ratio to DCMTK storescp; each run is checked (every file stored).
+Measured: the wall time from the first storescu's start to the last one's exit, instances/s and
+MB/s from it (MB = 10^6 bytes of input files), the ratio to DCMTK storescp for the same N and to
+the same SCP with one sender; the longest association (``Requesting`` to ``Releasing`` in a
+storescu's log); the SCP's CPU seconds over its life (start-up included; workers and forked
+children included), and for ``--workers`` the CPU seconds each worker spent while the senders
+ran (how the kernel spread the associations). Each run is checked: every storescu exited 0,
+every file stored, for dicomnet one index row per instance; error lines in the SCP's log are
+shown under the table.
 
 C-FIND: an index of ``--find-instances`` instances (1 000 patients... 100 000 instances: patients
 of 2 studies of 2 series of 25 instances; study dates spread over 2020-2023) is built once, untimed,
-with ``Index.add_many`` into ``STORAGE/.index/index.sqlite``, with an empty file at each indexed
-path (qrscp's start-up reconciliation removes rows whose file is missing; C-FIND never reads
-the files). ``dicomnet qrscp`` is started on it and DCMTK's findscu sends four queries, each
-``--runs`` times (the median shown): patient level by PatientID (Patient Root), study level by a
-StudyDate range (one month), series level within a study, image level within a series (Study
-Root). Shown: findscu's wall time and its association time (``Requesting`` to ``Releasing
-Association`` in its log), and the number of matches. pynetdicom's qrscp answers the same queries
-from its own SQLite database (one flat table), loaded with the same values by a bulk insert into
-its table (its ``add_instance`` commits each instance; the bulk insert is the same rows).
+with ``Index.add_many`` into ``STORAGE/.index/index.sqlite`` and into a fresh PostgreSQL database,
+with an empty file at each indexed path (qrscp's start-up reconciliation removes rows whose file
+is missing; C-FIND never reads the files). ``dicomnet qrscp`` is started on each (the same
+storage, ``--db URL`` for PostgreSQL) and DCMTK's findscu sends four queries, each ``--runs``
+times (the median shown): patient level by PatientID (Patient Root), study level by a StudyDate
+range (one month), series level within a study, image level within a series (Study Root). Shown:
+findscu's wall time and its association time (``Requesting`` to ``Releasing Association`` in its
+log), and the number of matches. pynetdicom's qrscp answers the same queries from its own SQLite
+database (one flat table), loaded with the same values by a bulk insert into its table (its
+``add_instance`` commits each instance; the bulk insert is the same rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import random
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -48,6 +68,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _archive_peers import (
+    UID_ROOT,
+    build_pynetdicom,
+    describe_server,
+    fresh_database,
+    index_rows,
+    listeners,
+    postgres_server,
+    problems,
+    pynetdicom_config,
+    split,
+    stored_files,
+    worker_cpu,
+    write_ingest,
+)
 from bench_store import (
     CT_IMAGE,
     DCMTK_LOG,
@@ -58,10 +93,7 @@ from bench_store import (
     STORESCU,
     Child,
     dcmtk_xfer,
-    element,
-    file_meta,
     free_port,
-    listening,
     tail,
     versions,
 )
@@ -69,100 +101,57 @@ from bench_store import (
 FINDSCU = "/usr/bin/findscu"
 AET = "QRSCP"
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}
-UID_ROOT = "1.2.826.0.1.3680043.8.498.79"  # pydicom's root + a branch for this benchmark
 SCU_TIMEOUT = 900.0
-SCPS = ("dicomnet", "dicomnet-nofsync", "pynetdicom", "dcmtk")
-LABELS = {
-    "dicomnet": "dicomnet qrscp",
-    "dicomnet-nofsync": "dicomnet --no-fsync",
-    "pynetdicom": "pynetdicom qrscp",
-    "dcmtk": "DCMTK storescp",
-}
+START_TIMEOUT = 180.0  # qrscp reconciles its storage (100 000 files for C-FIND) before listening
+
+
+@dataclass(frozen=True)
+class Scp:
+    key: str
+    label: str
+    workers: int = 1
+    postgres: bool = False
+    options: tuple[str, ...] = ()
+
+    @property
+    def dicomnet(self) -> bool:
+        return self.key.startswith("dicomnet")
+
+
+SCPS = (
+    Scp("dicomnet", "dicomnet sqlite"),
+    Scp("dicomnet-w2", "dicomnet sqlite w2", workers=2),
+    Scp("dicomnet-pg", "dicomnet pg", postgres=True),
+    Scp("dicomnet-pg-w2", "dicomnet pg w2", workers=2, postgres=True),
+    Scp("dicomnet-nofsync", "dicomnet no-fsync", options=("--no-fsync",)),
+    Scp("pynetdicom", "pynetdicom qrscp"),
+    Scp("dcmtk", "DCMTK storescp"),
+)
 Result = dict[str, Any]
 
 
 # -- ingest --------------------------------------------------------------------------------------
 
 
-def ct_file(number: int, pixels: bytes) -> bytes:
-    """A CT image of 512x512x16 bits: study ``number % 3``, series ``number % 2`` of it."""
-    study, series = number % 3, number % 2
-    sop = f"{UID_ROOT}.1.{number}"
-    us = {0x00280002: 1, 0x00280010: 512, 0x00280011: 512}
-    us |= {0x00280100: 16, 0x00280101: 16, 0x00280102: 15, 0x00280103: 0}
-    body = b"".join(
-        (
-            element(0x00080016, "UI", CT_IMAGE.encode()),
-            element(0x00080018, "UI", sop.encode()),
-            element(0x00080020, "DA", b"20240101"),
-            element(0x00080030, "TM", b"120000"),
-            element(0x00080060, "CS", b"CT"),
-            element(0x00100010, "PN", f"Bench^Archive{study}".encode()),
-            element(0x00100020, "LO", f"ARCH{study}".encode()),
-            element(0x0020000D, "UI", f"{UID_ROOT}.2.{study}".encode()),
-            element(0x0020000E, "UI", f"{UID_ROOT}.3.{study}.{series}".encode()),
-            element(0x00200011, "IS", str(series + 1).encode()),
-            element(0x00200013, "IS", str(number).encode()),
-            element(0x00280004, "CS", b"MONOCHROME2"),
-            *(element(tag, "US", value.to_bytes(2, "little")) for tag, value in sorted(us.items())),
-            element(0x7FE00010, "OW", pixels),
-        )
-    )
-    return file_meta(CT_IMAGE, sop) + body
-
-
-def write_ingest(folder: Path, count: int) -> int:
-    """The ``count`` files to send; their total size in bytes."""
-    folder.mkdir()
-    pixels = random.Random(7).randbytes(512 * 512 * 2)
-    total = 0
-    for number in range(count):
-        data = ct_file(number, pixels)
-        (folder / f"ct{number:05d}.dcm").write_bytes(data)
-        total += len(data)
-    return total
-
-
-def pynetdicom_config(root: Path, port: int) -> Path:
-    """A configuration file of pynetdicom's qrscp storing under ``root``."""
-    config = root / "qrscp.ini"
-    config.write_text(
-        "[DEFAULT]\n"
-        f"ae_title: {AET}\nport: {port}\nmax_pdu: 16382\n"
-        "acse_timeout: 30\ndimse_timeout: 30\nnetwork_timeout: 30\nbind_address:\n"
-        f"instance_location: {root / 'instances'}\n"
-        f"database_location: {root / 'instances.sqlite'}\n"
-        "log_identifier: False\n"
-    )
-    return config
-
-
-def scp_command(key: str, port: int, out: Path) -> list[str]:
-    if key in ("dicomnet", "dicomnet-nofsync"):
-        fsync = ["--no-fsync"] if key == "dicomnet-nofsync" else []
-        options = ["-q", "-aet", AET, "-ba", HOST, "--storage", str(out), *fsync]
+def scp_command(
+    scp: Scp, port: int, out: Path, *, db: str | None = None, fork: bool = False
+) -> list[str]:
+    if scp.dicomnet:
+        options = ["-q", "-aet", AET, "-ba", HOST, "--storage", str(out), *scp.options]
+        options += ["--db", db] if db else []
+        options += ["--workers", str(scp.workers)] if scp.workers > 1 else []
         return [PY, "-m", "dicomnet", "qrscp", *options, str(port)]
-    if key == "pynetdicom":
-        return [PY, "-m", "pynetdicom", "qrscp", "-q", "-c", str(pynetdicom_config(out, port))]
-    return [STORESCP, "-od", str(out), str(port)]
+    if scp.key == "pynetdicom":
+        config = pynetdicom_config(out, port, AET)
+        return [PY, "-m", "pynetdicom", "qrscp", "-q", "-c", str(config)]
+    return [STORESCP, *(["--fork"] if fork else []), "-od", str(out), str(port)]
 
 
-def stored_files(out: Path) -> int:
-    return sum(
-        1
-        for folder, folders, names in os.walk(out)
-        if not Path(folder).name.startswith(".")
-        for name in names
-        if not name.startswith(".")
-        and not name.endswith((".sqlite", ".ini"))
-        and not name.startswith("instances.sqlite")
-    )
-
-
-def start(cmd: list[str], log: Path, port: int, env: dict[str, str]) -> Child | str:
+def start(cmd: list[str], log: Path, port: int, env: dict[str, str], count: int = 1) -> Child | str:
+    """The SCP, once ``count`` sockets listen on ``port``; an error message if it does not."""
     scp = Child(cmd, log, env)
-    deadline = time.monotonic() + 120  # qrscp reconciles its storage before listening
-    while not listening(port) or scp.pid() is None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while listeners(port) < count or scp.pid() is None:
         if scp.exited() or time.monotonic() > deadline:
             scp.stop()
             return f"{Path(cmd[0]).name} did not listen: {tail(log)}"
@@ -170,32 +159,75 @@ def start(cmd: list[str], log: Path, port: int, env: dict[str, str]) -> Child | 
     return scp
 
 
-def ingest_once(
-    key: str, source: Path, *, count: int, size: int, tmp: Path, log_cfg: Path
-) -> Result:
-    out = tmp / f"out-{key}"
+@dataclass(frozen=True)
+class Ingest:
+    parts: list[Path]
+    count: int
+    size: int
+    tmp: Path
+    log_cfg: Path
+    server: str | None  # PostgreSQL's maintenance database
+
+
+def send(ingest: Ingest, port: int) -> tuple[float, list[int], list[float]]:
+    """N storescu at once, one per part: the wall time, their exit codes, association times."""
+    logs = [ingest.tmp / f"scu-{number}.log" for number in range(len(ingest.parts))]
+    scu = [STORESCU, "-lc", str(ingest.log_cfg), "-aec", AET, "+sd", HOST, str(port)]
+    began = time.perf_counter()
+    scus = [
+        Child([*scu, str(part)], log, DCMTK_ENV)
+        for part, log in zip(ingest.parts, logs, strict=True)
+    ]
+    codes = [scu.wait(SCU_TIMEOUT) for scu in scus]
+    wall = time.perf_counter() - began
+    xfers = [dcmtk_xfer(log.read_text(errors="replace")) for log in logs]
+    return wall, codes, [xfer for xfer in xfers if xfer is not None]
+
+
+def ingest_once(scp: Scp, ingest: Ingest) -> Result:
+    out = ingest.tmp / f"out-{scp.key}"
     out.mkdir()
     port = free_port()
+    log = ingest.tmp / f"scp-{scp.key}.log"
     os.sync()
-    env = DCMTK_ENV if key == "dcmtk" else dict(os.environ)
-    scp = start(scp_command(key, port, out), tmp / "scp.log", port, env)
-    if isinstance(scp, str):
-        return {"error": scp}
-    try:
-        scu_cmd = [STORESCU, "-lc", str(log_cfg), "-aec", AET, "+sd", HOST, str(port), str(source)]
-        began = time.perf_counter()
-        scu = Child(scu_cmd, tmp / "scu.log", DCMTK_ENV)
-        code = scu.wait(SCU_TIMEOUT)
-        wall = time.perf_counter() - began
-    finally:
-        scp.stop()
-    output = (tmp / "scu.log").read_text(errors="replace")
+    with contextlib.ExitStack() as stack:
+        db = None
+        if scp.postgres:
+            if ingest.server is None:
+                return {"error": "no PostgreSQL server"}
+            db = stack.enter_context(fresh_database(ingest.server))
+        fork = len(ingest.parts) > 1
+        cmd = scp_command(scp, port, out, db=db, fork=fork)
+        env = DCMTK_ENV if scp.key == "dcmtk" else dict(os.environ)
+        child = start(cmd, log, port, env, scp.workers)
+        if isinstance(child, str):
+            return {"error": child}
+        try:
+            idle = worker_cpu(child.pid()) if scp.workers > 1 else []
+            wall, codes, xfers = send(ingest, port)
+            busy = worker_cpu(child.pid()) if scp.workers > 1 else []
+            workers = [after - before for before, after in zip(idle, busy, strict=False)]
+        finally:
+            child.stop()
+        rows = None
+        if scp.dicomnet:
+            rows = index_rows(db or f"sqlite:///{out / '.index' / 'index.sqlite'}")
     stored = stored_files(out)
     shutil.rmtree(out)
-    if code != 0 or stored != count:
-        return {"error": f"storescu exit {code}, {stored}/{count} stored: {tail(tmp / 'scu.log')}"}
-    xfer = dcmtk_xfer(output)
-    return {"wall": wall, "xfer": xfer, "rate": count / wall, "mbs": size / 1e6 / wall}
+    result: Result = {"problems": problems(log), "workers": workers, "cpu": child.cpu}
+    if any(codes) or stored != ingest.count or rows not in (None, ingest.count):
+        failed = [n for n, code in enumerate(codes) if code]
+        scu_tail = tail(ingest.tmp / f"scu-{failed[0]}.log") if failed else ""
+        return result | {
+            "error": f"storescu exit codes {sorted(set(codes))}, {stored}/{ingest.count} files, "
+            f"{rows} rows; {scu_tail}"
+        }
+    return result | {
+        "wall": wall,
+        "xfer": max(xfers, default=None),
+        "rate": ingest.count / wall,
+        "mbs": ingest.size / 1e6 / wall,
+    }
 
 
 def median(runs: list[Result], key: str) -> Result:
@@ -205,37 +237,59 @@ def median(runs: list[Result], key: str) -> Result:
     ordered = sorted(good, key=lambda run: run[key])
     chosen = dict(ordered[len(ordered) // 2])
     chosen["spread"] = (ordered[0][key], ordered[-1][key])
+    chosen["failed"] = len(runs) - len(good)
+    chosen["problems"] = [line for run in runs for line in run.get("problems", [])]
     return chosen
 
 
-def bench_ingest(args: argparse.Namespace, tmp: Path) -> None:
+def bench_ingest(args: argparse.Namespace, tmp: Path, server: str | None) -> None:
     source = tmp / "ingest"
     size = write_ingest(source, args.ingest)
     log_cfg = tmp / "dcmtk-log.cfg"
     log_cfg.write_text(DCMTK_LOG)
-    runs: dict[str, list[Result]] = {key: [] for key in SCPS}
+    senders = [int(n) for n in args.senders.split(",")]
+    plan = [(n, scp) for n in senders for scp in SCPS if n == 1 or scp.key != "pynetdicom"]
+    runs: dict[tuple[int, str], list[Result]] = {(n, scp.key): [] for n, scp in plan}
     for _ in range(args.runs):
-        for key in SCPS:
-            runs[key].append(
-                ingest_once(key, source, count=args.ingest, size=size, tmp=tmp, log_cfg=log_cfg)
-            )
+        for n, scp in plan:
+            ingest = Ingest(split(source, n), args.ingest, size, tmp, log_cfg, server)
+            runs[n, scp.key].append(ingest_once(scp, ingest))
     results = {key: median(value, "wall") for key, value in runs.items()}
-    print(f"\nIngest: DCMTK storescu -> SCP, {args.ingest} CT 512x512 instances, "
-          f"{size / 1e6:.1f} MB, one association, median of {args.runs}")  # fmt: skip
-    print(f"{'SCP':<22}{'wall s':>9}{'inst/s':>9}{'MB/s':>9}{'xfer s':>9}{'vs DCMTK':>10}  spread")
-    base = results["dcmtk"].get("rate")
-    for key in SCPS:
-        result = results[key]
+    for n in senders:
+        report_ingest(n, [scp for m, scp in plan if m == n], results, args, size)
+
+
+def report_ingest(
+    n: int, scps: list[Scp], results: dict[tuple[int, str], Result], args: argparse.Namespace,
+    size: int,
+) -> None:  # fmt: skip
+    fork = " (storescp --fork)" if n > 1 else ""
+    print(f"\nIngest: {n} DCMTK storescu at once -> SCP{fork}, {args.ingest} CT 512x512 "
+          f"instances, {size / 1e6:.1f} MB, one association per sender, median of {args.runs}")  # fmt: skip
+    print(f"{'SCP':<20}{'wall s':>8}{'inst/s':>8}{'MB/s':>7}{'vs DCMTK':>9}{'vs 1 snd':>9}"
+          f"{'assoc s':>8}{'cpu s':>7}  spread s     worker cpu s")  # fmt: skip
+    base = results.get((n, "dcmtk"), {}).get("rate")
+    notes = []
+    for scp in scps:
+        result = results[n, scp.key]
+        notes += [f"  {scp.label}: {line}" for line in dict.fromkeys(result["problems"])]
         if "error" in result:
-            print(f"{LABELS[key]:<22}  failed: {result['error']}")
+            print(f"{scp.label:<20}  failed: {result['error']}")
             continue
+        if result["failed"]:
+            notes.append(f"  {scp.label}: {result['failed']} of {args.runs} runs failed")
         ratio = f"{result['rate'] / base:.2f}x" if base else "-"
+        single = results.get((1, scp.key), {}).get("rate")
+        scaling = f"{result['rate'] / single:.2f}x" if single and n > 1 else "-"
         low, high = result["spread"]
         xfer = f"{result['xfer']:.2f}" if result["xfer"] is not None else "-"
+        workers = "+".join(f"{cpu:.1f}" for cpu in result["workers"]) or "-"
         print(
-            f"{LABELS[key]:<22}{result['wall']:>9.2f}{result['rate']:>9.0f}{result['mbs']:>9.1f}"
-            f"{xfer:>9}{ratio:>10}  {low:.2f}-{high:.2f} s"
+            f"{scp.label:<20}{result['wall']:>8.2f}{result['rate']:>8.0f}{result['mbs']:>7.1f}"
+            f"{ratio:>9}{scaling:>9}{xfer:>8}{result['cpu']:>7.1f}  {low:>5.2f}-{high:<6.2f} {workers}"
         )
+    if notes:
+        print("\n".join(notes[:12]))
 
 
 # -- C-FIND --------------------------------------------------------------------------------------
@@ -295,53 +349,24 @@ def datasets(layout: Layout) -> Iterator[tuple[Any, str, int, str]]:
         yield ds, layout.path(values), 525_000, EXPLICIT_LE
 
 
-def build_dicomnet(storage: Path, layout: Layout) -> float:
-    """The index and its empty files under ``storage``; the seconds it took."""
+def build_index(url: str, layout: Layout) -> float:
+    """dicomnet's index at ``url`` with the instances of ``layout``; the seconds it took."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from dicomnet.archive.index import Index
 
     began = time.perf_counter()
-    (storage / ".index").mkdir(parents=True)
-    with Index(f"sqlite:///{storage / '.index' / 'index.sqlite'}") as index:
+    with Index(url) as index:
         index.add_many(datasets(layout), batch=5000)
+    return time.perf_counter() - began
+
+
+def build_files(storage: Path, layout: Layout) -> None:
+    """An empty file at each indexed path under ``storage``."""
     for number in range(layout.instances):
         path = storage / layout.path(layout.of(number))
         if number % PER_SERIES == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
-    return time.perf_counter() - began
-
-
-def build_pynetdicom(root: Path, layout: Layout) -> float:
-    """pynetdicom qrscp's database with the same instances (its schema, one bulk insert)."""
-    from pynetdicom.apps.qrscp import db
-
-    began = time.perf_counter()
-    (root / "instances").mkdir(parents=True)
-    engine = db.create(f"sqlite:///{root / 'instances.sqlite'}")  # type: ignore[no-untyped-call]
-    engine.dispose()
-    rows = []
-    for number in range(layout.instances):
-        values = layout.of(number)
-        rows.append(
-            (
-                values["PatientID"], values["PatientName"], values["StudyInstanceUID"],
-                values["StudyDate"], values["StudyTime"], values["AccessionNumber"],
-                values["StudyID"], values["SeriesInstanceUID"], values["Modality"],
-                int(values["SeriesNumber"]), values["SOPInstanceUID"],
-                int(values["InstanceNumber"]), EXPLICIT_LE, CT_IMAGE,
-                layout.path(values),
-            )
-        )  # fmt: skip
-    with sqlite3.connect(root / "instances.sqlite") as connection:
-        connection.executemany(
-            "INSERT INTO instance (patient_id, patient_name, study_instance_uid, study_date, "
-            "study_time, accession_number, study_id, series_instance_uid, modality, "
-            "series_number, sop_instance_uid, instance_number, transfer_syntax_uid, "
-            "sop_class_uid, filename) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    return time.perf_counter() - began
 
 
 @dataclass(frozen=True)
@@ -404,7 +429,7 @@ log4cplus.appender.out.layout.ConversionPattern = %D{%s.%Q} %m%n
 """
 
 
-def find_once(query: Query, port: int, log_cfg: Path, tmp: Path) -> Result:
+def find_once(query: Query, port: int, log_cfg: Path) -> Result:
     keys = [part for key in query.keys for part in ("-k", key)]
     cmd = [FINDSCU, "-lc", str(log_cfg), query.model, "-aec", AET, *keys, HOST, str(port)]
     began = time.perf_counter()
@@ -419,62 +444,88 @@ def find_once(query: Query, port: int, log_cfg: Path, tmp: Path) -> Result:
     return {"wall": wall, "xfer": dcmtk_xfer(output), "matches": matches}
 
 
-def bench_find(args: argparse.Namespace, tmp: Path) -> None:
+def find_scps(
+    args: argparse.Namespace, tmp: Path, layout: Layout, stack: contextlib.ExitStack[bool | None],
+    server: str | None,
+) -> tuple[int, dict[str, list[str]]]:  # fmt: skip
+    """The port and the SCPs' commands, their indexes built."""
+    storage, port = tmp / "archive", free_port()
+    (storage / ".index").mkdir(parents=True)
+    built = build_index(f"sqlite:///{storage / '.index' / 'index.sqlite'}", layout)
+    build_files(storage, layout)
+    print(f"\nC-FIND on {layout.instances} instances ({layout.series} series): dicomnet SQLite "
+          f"index built in {built:.1f} s (add_many, untimed below)")  # fmt: skip
+    scps = {"dicomnet sqlite": scp_command(SCPS[0], port, storage)}
+    if server is not None:
+        db = stack.enter_context(fresh_database(server))
+        built = build_index(db, layout)
+        print(f"dicomnet PostgreSQL index built in {built:.1f} s (add_many, a fresh database)")
+        scps["dicomnet pg"] = scp_command(SCPS[0], port, storage, db=db)
+    if args.pynetdicom_find:
+        pyroot = tmp / "pyqr"
+        began = time.perf_counter()
+        values = (layout.of(number) for number in range(layout.instances))
+        build_pynetdicom(pyroot, ((value, layout.path(value)) for value in values))
+        print(f"pynetdicom qrscp database loaded in {time.perf_counter() - began:.1f} s "
+              "(bulk insert into its table)")  # fmt: skip
+        scps["pynetdicom"] = scp_command(Scp("pynetdicom", ""), port, pyroot)
+    return port, scps
+
+
+def bench_find(args: argparse.Namespace, tmp: Path, server: str | None) -> None:
     layout = Layout(args.find_instances)
     log_cfg = tmp / "find-log.cfg"
     log_cfg.write_text(FIND_LOG)
-    storage = tmp / "archive"
-    built = build_dicomnet(storage, layout)
-    print(f"\nC-FIND on {layout.instances} instances ({layout.series} series): dicomnet index "
-          f"built in {built:.1f} s (add_many + empty files, untimed below)")  # fmt: skip
-    scps: dict[str, list[str]] = {}
-    port = free_port()
-    scps["dicomnet"] = scp_command("dicomnet", port, storage)
-    if args.pynetdicom_find:
-        pyroot = tmp / "pyqr"
-        built = build_pynetdicom(pyroot, layout)
-        print(f"pynetdicom qrscp database loaded in {built:.1f} s (bulk insert into its table)")
-        scps["pynetdicom"] = [PY, "-m", "pynetdicom", "qrscp", "-q", "-c",
-                              str(pynetdicom_config(pyroot, port))]  # fmt: skip
     results: dict[tuple[str, str], Result] = {}
-    for key, cmd in scps.items():
-        scp = start(cmd, tmp / f"find-{key}.log", port, dict(os.environ))
-        if isinstance(scp, str):
-            print(f"{key}: {scp}")
-            continue
-        try:
-            for query in queries(layout):
-                find_once(query, port, log_cfg, tmp)  # warm-up: caches, first-query imports
-                runs = [find_once(query, port, log_cfg, tmp) for _ in range(args.runs)]
-                results[key, query.name] = median(runs, "wall")
-        finally:
-            scp.stop()
+    with contextlib.ExitStack() as stack:
+        port, scps = find_scps(args, tmp, layout, stack, server)
+        for key, cmd in scps.items():
+            log = tmp / f"find-{key.replace(' ', '-')}.log"
+            scp = start(cmd, log, port, dict(os.environ))
+            if isinstance(scp, str):
+                print(f"{key}: {scp}")
+                continue
+            try:
+                for query in queries(layout):
+                    find_once(query, port, log_cfg)  # warm-up: caches, first-query imports
+                    runs = [find_once(query, port, log_cfg) for _ in range(args.runs)]
+                    results[key, query.name] = median(runs, "wall")
+            finally:
+                scp.stop()
+            for line in problems(log):
+                print(f"  {key} log: {line}")
     print(
         f"findscu (DCMTK) wall and association time, ms, median of {args.runs} (after one warm-up)"
     )
     header = f"{'query':<26}"
     for key in scps:
-        header += f"{key + ' wall':>17}{'assoc':>8}{'matches':>9}"
+        header += f"{key + ' wall':>22}{'assoc':>8}{'matches':>8}"
     print(header)
     for query in queries(layout):
         line = f"{query.name:<26}"
         for key in scps:
             result = results.get((key, query.name), {"error": "not run"})
             if "error" in result:
-                line += f"{'failed':>34}"
+                line += f"{'failed':>38}"
                 print(f"  {key}: {result['error']}")
                 continue
             xfer = f"{result['xfer'] * 1000:.1f}" if result["xfer"] is not None else "-"
-            line += f"{result['wall'] * 1000:>17.1f}{xfer:>8}{result['matches']:>9}"
+            line += f"{result['wall'] * 1000:>22.1f}{xfer:>8}{result['matches']:>8}"
         print(line)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ingest", type=int, default=300, help="instances sent (default 300)")
+    parser.add_argument("--senders", default="1,8", help="concurrent storescu (default 1,8)")
     parser.add_argument("--find-instances", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="ingest,find", help="ingest, find or both")
+    parser.add_argument(
+        "--postgres", default=os.environ.get("DICOMNET_TEST_POSTGRES"), metavar="URL",
+        help="a PostgreSQL server's maintenance database (default: $DICOMNET_TEST_POSTGRES, "
+        "else a throw-away server from .ci/postgres; 'none': no PostgreSQL runs)",
+    )  # fmt: skip
     parser.add_argument(
         "--no-pynetdicom-find", dest="pynetdicom_find", action="store_false",
         help="C-FIND against dicomnet qrscp only",
@@ -483,12 +534,17 @@ def main() -> None:
     parts = set(args.only.split(","))
     for line in versions():
         print(line)
-    with tempfile.TemporaryDirectory(prefix="bench-archive-", dir=os.environ.get("TMPDIR")) as t:
-        tmp = Path(t)
+    with contextlib.ExitStack() as stack:
+        server = None
+        if args.postgres != "none":
+            server = stack.enter_context(postgres_server(args.postgres))
+            print(describe_server(server))
+        prefix, folder = "bench-archive-", os.environ.get("TMPDIR")
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix, dir=folder)))
         if "ingest" in parts:
-            bench_ingest(args, tmp)
+            bench_ingest(args, tmp, server)
         if "find" in parts:
-            bench_find(args, tmp)
+            bench_find(args, tmp, server)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.postgres import database_url, postgres_url
+
+__all__ = ["database_url", "postgres_url"]
+
 settings.register_profile(
     "ci",
     max_examples=200,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+import sqlalchemy
 from pydicom.dataset import Dataset
 
 from tests.apps.test_echo_apps import HOST, Server, dicomnet, serving
@@ -177,14 +178,26 @@ def index_path(storage: Path) -> Path:
     return storage / ".index" / "index.sqlite"
 
 
-def index_rows(storage: Path) -> dict[str, str]:
-    """SOP Instance UID -> relative path, from the archive's SQLite index."""
-    connection = sqlite3.connect(index_path(storage), timeout=10)
-    try:
-        rows = connection.execute("SELECT sop_instance_uid, path FROM instance").fetchall()
-    finally:
-        connection.close()
-    return {str(uid): str(path) for uid, path in rows}
+def index_rows(storage: Path, url: str | None = None) -> dict[str, str]:
+    """SOP Instance UID -> relative path, from the archive's index (its default SQLite file, or
+    the database at ``url``); a UID with two rows fails."""
+    if url is None:
+        connection = sqlite3.connect(index_path(storage), timeout=10)
+        try:
+            rows = connection.execute("SELECT sop_instance_uid, path FROM instance").fetchall()
+        finally:
+            connection.close()
+    else:
+        engine = sqlalchemy.create_engine(url)
+        try:
+            with engine.connect() as server:
+                query = sqlalchemy.text("SELECT sop_instance_uid, path FROM instance")
+                rows = [tuple(row) for row in server.execute(query)]
+        finally:
+            engine.dispose()
+    found = {str(uid): str(path) for uid, path in rows}
+    assert len(found) == len(rows), "a SOP Instance UID has two rows"
+    return found
 
 
 def stored_paths(storage: Path) -> list[str]:

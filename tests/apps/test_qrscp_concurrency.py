@@ -26,6 +26,7 @@ from tests.apps.qrscp_support import (
 )
 from tests.apps.test_echo_apps import HOST, Server
 from tests.apps.test_store_interop import sample
+from tests.postgres import BACKENDS
 
 pytestmark = pytest.mark.interop
 
@@ -38,12 +39,17 @@ DUPLICATES = 5  #: of each sender's instances, sent by the next sender too
 JOIN_DEADLINE = 120.0
 
 
-@pytest.fixture
-def archive(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+@pytest.fixture(params=BACKENDS)
+def archive(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Server, Path, str | None]]:
+    """qrscp on its default SQLite index, then on a PostgreSQL database."""
     storage = tmp_path / "archive"
+    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    options = () if url is None else ("--db", url)
     try:
-        with qrscp(tmp_path, storage) as server:
-            yield server, storage
+        with qrscp(tmp_path, storage, *options) as server:
+            yield server, storage, url
     finally:
         remove_tree(storage)
 
@@ -113,8 +119,8 @@ def query_until(port: int, done: threading.Event, start: threading.Barrier) -> l
     return finals
 
 
-def test_concurrent_stores_and_queries(archive: tuple[Server, Path]) -> None:
-    server, storage = archive
+def test_concurrent_stores_and_queries(archive: tuple[Server, Path, str | None]) -> None:
+    server, storage, url = archive
     sets = workload()
     start = threading.Barrier(SENDERS + 1)
     done = threading.Event()
@@ -155,7 +161,7 @@ def test_concurrent_stores_and_queries(archive: tuple[Server, Path]) -> None:
         for ds in datasets
     }
     assert len(expected) == SENDERS * (PER_SENDER - DUPLICATES)
-    rows = index_rows(storage)
+    rows = index_rows(storage, url)
     assert rows == expected
     assert stored_paths(storage) == sorted(expected.values())
     for uid, relative in list(rows.items())[:: PER_SENDER - DUPLICATES]:

@@ -1,6 +1,5 @@
-"""Fixtures of the archive tests: each runs on SQLite and on PostgreSQL."""
+"""Fixtures of the archive tests: each runs on SQLite and on PostgreSQL (``database_url``)."""
 
 from tests.archive.support import index, sqlite_index
-from tests.postgres import database_url, postgres_url
 
-__all__ = ["database_url", "index", "postgres_url", "sqlite_index"]
+__all__ = ["index", "sqlite_index"]

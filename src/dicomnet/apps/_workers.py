@@ -2,9 +2,10 @@
 
 One Python process uses about one core; ``--workers N`` runs N of them, each listening on the
 same port with SO_REUSEPORT (the kernel spreads the connections among them). The supervisor
-starts each worker as ``<command> --worker i``, restarts one that dies (a worker that ends within
-:data:`STARTUP` seconds of its start stops them all: its configuration cannot work), forwards
-SIGTERM and SIGINT to them and waits for them to drain. Each worker's standard input is a pipe from
+starts each worker as ``<command> --worker i``, restarts one that dies, forwards SIGTERM and
+SIGINT to them and waits for them to drain. A worker ending with one of the ``fatal`` exit codes
+(its configuration cannot work: a bad option, no storage, no port) stops them all with that code,
+and so does a worker that has died :data:`RESTARTS` times within :data:`WINDOW` seconds. Each worker's standard input is a pipe from
 the supervisor that nothing is written to: a worker whose supervisor died (even by SIGKILL) reads
 its end of file and stops as if sent SIGTERM (:func:`stop_with_supervisor`).
 """
@@ -24,31 +25,34 @@ from typing import Final
 
 from dicomnet.apps._common import EXITCODE_NO_ERROR, interrupt_on_sigterm
 
-__all__ = ["STARTUP", "stop_with_supervisor", "supervise"]
+__all__ = ["RESTARTS", "WINDOW", "stop_with_supervisor", "supervise"]
 
 LOGGER = logging.getLogger("dicomnet.apps.workers")
 
-#: Seconds: a worker ending sooner after its start is not restarted, and stops the others.
-STARTUP: Final = 5.0
+#: A worker dying this many times within :data:`WINDOW` seconds stops them all (a crash loop).
+RESTARTS: Final = 5
+WINDOW: Final = 60.0
+_CRASH_LOOP: Final = 1
 
 
 @dataclass
 class _Worker:
     number: int
     process: subprocess.Popen[bytes]
-    started: float
 
 
 class _Supervisor:
-    def __init__(self, command: Sequence[str], count: int) -> None:
+    def __init__(self, command: Sequence[str], count: int, fatal: frozenset[int]) -> None:
         self.command = list(command)
         self.count = count
+        self.fatal = fatal
         self.workers: dict[int, _Worker] = {}
+        self.deaths: dict[int, list[float]] = {}
         self.exit_code = EXITCODE_NO_ERROR
 
     def spawn(self, number: int) -> None:
         process = subprocess.Popen([*self.command, "--worker", str(number)], stdin=subprocess.PIPE)
-        self.workers[process.pid] = _Worker(number, process, time.monotonic())
+        self.workers[process.pid] = _Worker(number, process)
         LOGGER.info("worker %d started (pid %d)", number, process.pid)
 
     def reap(self) -> _Worker | None:
@@ -70,9 +74,17 @@ class _Supervisor:
             if worker is None:
                 continue
             code = worker.process.returncode
-            if time.monotonic() - worker.started < STARTUP:
-                LOGGER.critical("worker %d ended at start (exit code %s)", worker.number, code)
-                self.exit_code = code if code and code > 0 else 1
+            if code in self.fatal:
+                LOGGER.critical("worker %d cannot run (exit code %s)", worker.number, code)
+                self.exit_code = code
+                return
+            now = time.monotonic()
+            deaths = [t for t in self.deaths.get(worker.number, []) if now - t < WINDOW] + [now]
+            self.deaths[worker.number] = deaths
+            if len(deaths) >= RESTARTS:
+                LOGGER.critical("worker %d died %d times within %d s", worker.number,
+                                len(deaths), WINDOW)  # fmt: skip
+                self.exit_code = _CRASH_LOOP
                 return
             LOGGER.error("worker %d ended (exit code %s): restarting it", worker.number, code)
             self.spawn(worker.number)
@@ -94,9 +106,9 @@ class _Supervisor:
                 worker.process.send_signal(signal.SIGTERM)
 
 
-def supervise(command: Sequence[str], count: int) -> int:
+def supervise(command: Sequence[str], count: int, fatal: frozenset[int] = frozenset()) -> int:
     """Run ``count`` workers of ``command`` until SIGTERM or SIGINT; the exit code."""
-    supervisor = _Supervisor(command, count)
+    supervisor = _Supervisor(command, count, fatal)
     with interrupt_on_sigterm():
         try:
             supervisor.run()

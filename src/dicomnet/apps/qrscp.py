@@ -240,7 +240,8 @@ def _supervise(settings: dict[str, Any], args: argparse.Namespace, argv: list[st
         except OSError as exc:
             LOGGER.critical("cannot create network: TCP Initialization Error: %s", exc.strerror)
             return EXITCODE_CANNOT_INITIALIZE_NETWORK
-        return supervise([sys.executable, "-m", "dicomnet", "qrscp", *argv], args.workers)
+        command = [sys.executable, "-m", "dicomnet", "qrscp", *argv]
+        return supervise(command, args.workers, frozenset(code for code, _, _ in EXIT_CODES[1:]))
 
 
 def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
