@@ -11,6 +11,13 @@ the index is created or migrated, the storage reconciled with it (temporary file
 left removed, files without rows indexed, rows without files dropped), and pending storage
 commitments reported again.
 
+Several processes may serve one index and one storage folder: ``--workers N`` runs N processes
+on one port (SO_REUSEPORT; a supervisor reconciles once, restarts a worker that dies and stops
+them on SIGTERM; with ``--metrics-port p`` worker i serves its metrics on port p+i), and
+archives on other ports or hosts may share a PostgreSQL database (``--db
+postgresql+psycopg://user@host/db``) and the folder (see :mod:`dicomnet.archive.sharing`). On
+SQLite, several processes work too (one writer at a time).
+
 Relational queries and combined date-time matching (C-FIND) and relational retrieval (C-GET,
 C-MOVE) are used on an association only when the SCU proposed them by SOP Class Extended
 Negotiation and the archive accepted them (it accepts them whenever proposed); otherwise its

@@ -48,6 +48,16 @@ Duplicate SOP Instance UIDs (:class:`DuplicatePolicy`):
 Two associations storing the same UID at once are serialised (SQLite: the writer lock and ``BEGIN
 IMMEDIATE``; elsewhere the unique constraint, with the transaction retried): one row results.
 
+PostgreSQL (``postgresql+psycopg://...``, psycopg 3; the ``postgresql`` extra) runs the same code
+and the same migrations. Its writes are not serialised by the process: each runs in a transaction
+of its own (READ COMMITTED, every commit durable), several processes and hosts may share the
+database, and a transaction that loses a race with another (a unique or foreign-key violation:
+the same patient, study, series or instance inserted, or a parent pruned, meanwhile; a
+serialization failure; a deadlock) is rolled back and run again, up to :data:`_RETRIES` times.
+A parent row whose attributes change is re-read ``FOR UPDATE`` before it is merged, so two
+processes adding attributes to one study keep both. Each process keeps :data:`SERVER_READERS`
+connections (up to three times as many under load); C-FIND streams from a server-side cursor.
+
 SQLite runs in WAL mode with foreign keys on, a busy timeout and ``case_sensitive_like`` (LIKE
 matching is case-sensitive, as DICOM's is for every VR but PN).
 """
