@@ -98,14 +98,17 @@ def describe_server(server: str) -> str:
     )
 
 
-def index_rows(url: str) -> int:
-    """The number of instance rows in dicomnet's index at ``url``."""
+def index_rows(url: str) -> int | str:
+    """The number of instance rows in dicomnet's index at ``url`` (the error if none)."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
 
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             return int(connection.execute(text("SELECT count(*) FROM instance")).scalar() or 0)
+    except SQLAlchemyError as exc:
+        return f"index unreadable: {str(exc).splitlines()[0][:120]}"
     finally:
         engine.dispose()
 

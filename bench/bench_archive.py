@@ -186,6 +186,7 @@ def send(ingest: Ingest, port: int) -> tuple[float, list[int], list[float]]:
 
 def ingest_once(scp: Scp, ingest: Ingest) -> Result:
     out = ingest.tmp / f"out-{scp.key}"
+    shutil.rmtree(out, ignore_errors=True)  # what a failed run left
     out.mkdir()
     port = free_port()
     log = ingest.tmp / f"scp-{scp.key}.log"

@@ -51,7 +51,11 @@ class _Supervisor:
         self.exit_code = EXITCODE_NO_ERROR
 
     def spawn(self, number: int) -> None:
-        process = subprocess.Popen([*self.command, "--worker", str(number)], stdin=subprocess.PIPE)
+        process = subprocess.Popen(  # in a process group of its own: a terminal's Ctrl-C
+            [*self.command, "--worker", str(number)],  # reaches the supervisor only, which
+            stdin=subprocess.PIPE,  # forwards one SIGTERM (a second would abort, not drain)
+            process_group=0,
+        )
         self.workers[process.pid] = _Worker(number, process)
         LOGGER.info("worker %d started (pid %d)", number, process.pid)
 

@@ -266,7 +266,13 @@ def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     archive = _open(settings, args.durable, args.worker)
     if isinstance(archive, int):
         return archive
-    with Inbox(settings["storage"]) as inbox:
+    try:
+        inbox = Inbox(settings["storage"])
+    except OSError as exc:
+        LOGGER.critical("cannot make a receiving folder in the storage: %s", exc)
+        archive.index.close()
+        return EXITCODE_INVALID_OUTPUT_DIRECTORY
+    with inbox:
         return _serve(archive, settings, args, inbox, tls)
 
 
