@@ -216,6 +216,20 @@ def worker_cpu(pid: int | None) -> list[float]:
     return cpu
 
 
+def host_jiffies() -> tuple[int, int, int]:
+    """The machine's CPU time so far, all cores (/proc/stat): busy, iowait, total."""
+    with open("/proc/stat") as f:
+        fields = [int(value) for value in f.readline().split()[1:9]]
+    idle, iowait = fields[3], fields[4]
+    return sum(fields) - idle - iowait, iowait, sum(fields)
+
+
+def host_load(before: tuple[int, int, int], after: tuple[int, int, int]) -> tuple[float, float]:
+    """The fractions of the machine busy and in iowait between two :func:`host_jiffies`."""
+    total = max(after[2] - before[2], 1)
+    return (after[0] - before[0]) / total, (after[1] - before[1]) / total
+
+
 def problems(log: Path, limit: int = 3) -> list[str]:
     """The first lines of ``log`` that report an error."""
     text = log.read_text(errors="replace") if log.exists() else ""

@@ -33,9 +33,10 @@ MB/s from it (MB = 10^6 bytes of input files), the ratio to DCMTK storescp for t
 the same SCP with one sender; the longest association (``Requesting`` to ``Releasing`` in a
 storescu's log); the SCP's CPU seconds over its life (start-up included; workers and forked
 children included), and for ``--workers`` the CPU seconds each worker spent while the senders
-ran (how the kernel spread the associations). Each run is checked: every storescu exited 0,
-every file stored, for dicomnet one index row per instance; error lines in the SCP's log are
-shown under the table.
+ran (how the kernel spread the associations); how busy the machine's cores were while the
+senders ran (/proc/stat, every process: ``busy`` not idle nor iowait, ``iow`` iowait). Each run
+is checked: every storescu exited 0, every file stored, for dicomnet one index row per instance;
+error lines in the SCP's log are shown under the table.
 
 C-FIND: an index of ``--find-instances`` instances (1 000 patients... 100 000 instances: patients
 of 2 studies of 2 series of 25 instances; study dates spread over 2020-2023) is built once, untimed,
@@ -73,6 +74,8 @@ from _archive_peers import (
     build_pynetdicom,
     describe_server,
     fresh_database,
+    host_jiffies,
+    host_load,
     index_rows,
     listeners,
     postgres_server,
@@ -169,10 +172,12 @@ class Ingest:
     server: str | None  # PostgreSQL's maintenance database
 
 
-def send(ingest: Ingest, port: int) -> tuple[float, list[int], list[float]]:
-    """N storescu at once, one per part: the wall time, their exit codes, association times."""
+def send(ingest: Ingest, port: int) -> Result:
+    """N storescu at once, one per part: the wall time, their exit codes, association times,
+    how busy the machine was meanwhile."""
     logs = [ingest.tmp / f"scu-{number}.log" for number in range(len(ingest.parts))]
     scu = [STORESCU, "-lc", str(ingest.log_cfg), "-aec", AET, "+sd", HOST, str(port)]
+    jiffies = host_jiffies()
     began = time.perf_counter()
     scus = [
         Child([*scu, str(part)], log, DCMTK_ENV)
@@ -180,8 +185,10 @@ def send(ingest: Ingest, port: int) -> tuple[float, list[int], list[float]]:
     ]
     codes = [scu.wait(SCU_TIMEOUT) for scu in scus]
     wall = time.perf_counter() - began
-    xfers = [dcmtk_xfer(log.read_text(errors="replace")) for log in logs]
-    return wall, codes, [xfer for xfer in xfers if xfer is not None]
+    busy, iowait = host_load(jiffies, host_jiffies())
+    xfers = [xfer for log in logs if (xfer := dcmtk_xfer(log.read_text(errors="replace")))]
+    return {"wall": wall, "codes": codes, "xfer": max(xfers, default=None), "busy": busy,
+            "iowait": iowait}  # fmt: skip
 
 
 def ingest_once(scp: Scp, ingest: Ingest) -> Result:
@@ -205,7 +212,7 @@ def ingest_once(scp: Scp, ingest: Ingest) -> Result:
             return {"error": child}
         try:
             idle = worker_cpu(child.pid()) if scp.workers > 1 else []
-            wall, codes, xfers = send(ingest, port)
+            sent = send(ingest, port)
             busy = worker_cpu(child.pid()) if scp.workers > 1 else []
             workers = [after - before for before, after in zip(idle, busy, strict=False)]
         finally:
@@ -216,6 +223,7 @@ def ingest_once(scp: Scp, ingest: Ingest) -> Result:
     stored = stored_files(out)
     shutil.rmtree(out)
     result: Result = {"problems": problems(log), "workers": workers, "cpu": child.cpu}
+    codes = sent["codes"]
     if any(codes) or stored != ingest.count or rows not in (None, ingest.count):
         failed = [n for n, code in enumerate(codes) if code]
         scu_tail = tail(ingest.tmp / f"scu-{failed[0]}.log") if failed else ""
@@ -223,12 +231,8 @@ def ingest_once(scp: Scp, ingest: Ingest) -> Result:
             "error": f"storescu exit codes {sorted(set(codes))}, {stored}/{ingest.count} files, "
             f"{rows} rows; {scu_tail}"
         }
-    return result | {
-        "wall": wall,
-        "xfer": max(xfers, default=None),
-        "rate": ingest.count / wall,
-        "mbs": ingest.size / 1e6 / wall,
-    }
+    rates = {"rate": ingest.count / sent["wall"], "mbs": ingest.size / 1e6 / sent["wall"]}
+    return result | sent | rates
 
 
 def median(runs: list[Result], key: str) -> Result:
@@ -267,8 +271,8 @@ def report_ingest(
     fork = " (storescp --fork)" if n > 1 else ""
     print(f"\nIngest: {n} DCMTK storescu at once -> SCP{fork}, {args.ingest} CT 512x512 "
           f"instances, {size / 1e6:.1f} MB, one association per sender, median of {args.runs}")  # fmt: skip
-    print(f"{'SCP':<20}{'wall s':>8}{'inst/s':>8}{'MB/s':>7}{'vs DCMTK':>9}{'vs 1 snd':>9}"
-          f"{'assoc s':>8}{'cpu s':>7}  spread s     worker cpu s")  # fmt: skip
+    print(f"{'SCP':<20}{'wall s':>7}{'inst/s':>7}{'MB/s':>6}{'vs DCMTK':>9}{'vs 1 snd':>9}"
+          f"{'assoc s':>8}{'cpu s':>6}{'busy':>5}{'iow':>4}  spread s    worker cpu s")  # fmt: skip
     base = results.get((n, "dcmtk"), {}).get("rate")
     notes = []
     for scp in scps:
@@ -285,9 +289,11 @@ def report_ingest(
         low, high = result["spread"]
         xfer = f"{result['xfer']:.2f}" if result["xfer"] is not None else "-"
         workers = "+".join(f"{cpu:.1f}" for cpu in result["workers"]) or "-"
+        load = f"{result['busy']:>5.0%}{result['iowait']:>4.0%}"
         print(
-            f"{scp.label:<20}{result['wall']:>8.2f}{result['rate']:>8.0f}{result['mbs']:>7.1f}"
-            f"{ratio:>9}{scaling:>9}{xfer:>8}{result['cpu']:>7.1f}  {low:>5.2f}-{high:<6.2f} {workers}"
+            f"{scp.label:<20}{result['wall']:>7.2f}{result['rate']:>7.0f}{result['mbs']:>6.1f}"
+            f"{ratio:>9}{scaling:>9}{xfer:>8}{result['cpu']:>6.1f}{load}  {low:.2f}-{high:<6.2f}"
+            f" {workers}"
         )
     if notes:
         print("\n".join(notes[:12]))

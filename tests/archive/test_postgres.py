@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, insert, select, text, update
 
 from dicomnet.archive.index import Index
 from dicomnet.archive.keys import Model
+from dicomnet.archive.migrations import current_revision, head_revision
 from dicomnet.archive.rows import PATIENT, STUDY
 from tests.archive.support import add, instance, values
 
@@ -90,3 +91,27 @@ def test_a_parent_is_merged_as_it_is_once_locked(postgres_url: str) -> None:
             row = check.execute(select(study.c.accession_number, study.c.study_description)).one()
         assert tuple(row) == ("A7", "Head")  # neither change lost
     other.dispose()
+
+
+def test_processes_starting_together_migrate_once(postgres_url: str) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_index() -> None:
+        try:
+            start.wait(DEADLINE)
+            Index(postgres_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_index) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE)
+    assert errors == []
+    engine = create_engine(postgres_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

@@ -1,7 +1,8 @@
 """The archive's alembic migrations, run from code: no alembic.ini on disk.
 
 ``upgrade(engine_or_url)`` brings a database to the newest revision (creating the schema in an
-empty one); running it again does nothing. Maintainers add a revision with
+empty one); running it again does nothing. On PostgreSQL it holds an advisory lock for its
+transaction, so several processes starting at once on one database migrate it once. Maintainers add a revision with
 ``alembic -x ... revision`` against a config whose ``script_location`` is
 ``dicomnet.archive:migrations``.
 """
@@ -12,11 +13,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 
 __all__ = ["SCRIPT_LOCATION", "config", "current_revision", "head_revision", "upgrade"]
 
 SCRIPT_LOCATION = "dicomnet.archive:migrations"
+#: The PostgreSQL advisory lock migrations hold (transaction-scoped): "dicomnet" as an integer.
+_LOCK_KEY = int.from_bytes(b"dicomnet", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def config() -> Config:
@@ -31,6 +34,9 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     engine = create_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # processes starting together on an
+                # empty database: one creates the schema, the others wait, then find it at head
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             cfg = config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
