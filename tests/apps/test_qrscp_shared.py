@@ -309,7 +309,9 @@ def test_workers_serve_one_port(tmp_path: Path, database: str | None) -> None:
 
 def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     storage = tmp_path / "archive"
-    with qrscp(tmp_path, storage, "--workers", "2") as server:
+    config = tmp_path / "qrscp.toml"
+    config.write_text("workers = 2\n")  # (as --workers 2)
+    with qrscp(tmp_path, storage, "--config", str(config)) as server:
         wait_for(lambda: len(worker_pids(storage)) == 2, "two workers")
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(DEADLINE)

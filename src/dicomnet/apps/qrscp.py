@@ -6,10 +6,10 @@ It stores what it receives (every storage SOP class, in every transfer syntax) d
 and Study Root from the index, C-GET and C-MOVE by streaming the stored files (to the
 ``--move-destination`` AE titles only), C-ECHO, and Storage Commitment Push Model from the
 durable index. Settings may come from ``--config FILE`` (TOML: ``port``, ``aetitle``,
-``storage``, ``db``, ``[destinations]`` ``AET = "host:port"``); the command line wins. At start
-the index is created or migrated, the storage reconciled with it (temporary files a killed run
-left removed, files without rows indexed, rows without files dropped), and pending storage
-commitments reported again.
+``storage``, ``db``, ``workers``, ``[destinations]`` ``AET = "host:port"``); the command line
+wins. At start the index is created or migrated, the storage reconciled with it (temporary files
+a killed run left removed, files without rows indexed, rows without files dropped), and pending
+storage commitments reported again.
 
 Several processes may serve one index and one storage folder: ``--workers N`` runs N processes
 on one port (SO_REUSEPORT; a supervisor reconciles once, restarts a worker that dies and stops
@@ -143,7 +143,7 @@ def build_parser() -> DcmtkArgumentParser:
         help="serve Prometheus metrics at http://<bind-address>:port/metrics",
     )  # fmt: skip
     archive.add_argument(
-        "--workers", type=int_in(1, 256), default=1, metavar="n",
+        "--workers", type=int_in(1, 256), default=None, metavar="n",
         help="serve with n processes on one port (SO_REUSEPORT; default: 1); with "
         "--metrics-port p, worker i serves its metrics on port p+i",
     )  # fmt: skip
@@ -172,6 +172,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "aetitle": args.aetitle or str(config.get("aetitle", DEFAULT_AET)),
         "storage": Path(storage),
         "db": args.db or config.get("db"),
+        "workers": args.workers or int(config.get("workers", 1)),
         "destinations": destinations,
     }
 
@@ -248,7 +249,8 @@ def _supervise(settings: dict[str, Any], args: argparse.Namespace, argv: list[st
             LOGGER.critical("cannot create network: TCP Initialization Error: %s", exc.strerror)
             return EXITCODE_CANNOT_INITIALIZE_NETWORK
         command = [sys.executable, "-m", "dicomnet", "qrscp", *argv]
-        return supervise(command, args.workers, frozenset(code for code, _, _ in EXIT_CODES[1:]))
+        fatal = frozenset(code for code, _, _ in EXIT_CODES[1:])
+        return supervise(command, settings["workers"], fatal)
 
 
 def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
@@ -259,7 +261,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     except (OSError, ValueError, tomllib.TOMLDecodeError, argparse.ArgumentTypeError) as exc:
         LOGGER.critical("%s", exc)
         return EXITCODE_COMMANDLINE_SYNTAX_ERROR
-    if args.workers > 1 and args.worker is None:
+    if settings["workers"] > 1 and args.worker is None:
         return _supervise(settings, args, list(argv))
     if args.worker is not None:
         stop_with_supervisor()
