@@ -402,11 +402,11 @@ class Index:
         with self.engine.connect() as connection:
             return connection.execute(query).first() is not None
 
-    def has_path(self, relative_path: str) -> bool:
-        """Whether an instance is indexed at this relative path."""
-        query = select(Instance.id).where(Instance.path == relative_path).limit(1)
+    def instance_at(self, relative_path: str) -> str | None:
+        """The SOP Instance UID indexed at this relative path, None if none is."""
+        query = select(Instance.sop_instance_uid).where(Instance.path == relative_path).limit(1)
         with self.engine.connect() as connection:
-            return connection.execute(query).first() is not None
+            return connection.execute(query).scalar()
 
     def paths(self) -> Iterator[str]:
         """Every indexed relative path (streamed)."""

@@ -16,14 +16,18 @@ Folders whose name starts with ``.`` (the quarantine among them) are not walked.
 
 Other processes may be serving from the same folder and index meanwhile (``--workers``, several
 hosts): a file is indexed under its SOP Instance UID's lock and only if no row has its path by
-then, and a row is removed only if its file was missing from a walk that began after the rows
-were read (a replacement deletes the old file only after its new row is committed).
+then; a row is removed only if, under the same lock, its file is still missing; files are
+quarantined under names of their own (two processes reconciling at once never overwrite one
+another's), and a file another process moved meanwhile is left to it.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -35,6 +39,8 @@ from dicomnet.archive.index import Index, Outcome
 from dicomnet.archive.sharing import instance_lock, sweep
 
 __all__ = ["QUARANTINE", "ReconcileReport", "reconcile"]
+
+LOGGER = logging.getLogger("dicomnet.archive")
 
 QUARANTINE: Final = ".quarantine"
 
@@ -68,39 +74,57 @@ def _read(path: Path) -> tuple[Dataset, str] | None:
     return dataset, syntax
 
 
-def _quarantine(root: Path, relative: str) -> None:
+def _quarantine(root: Path, relative: str, report: ReconcileReport) -> None:
+    """Move a file into the quarantine under a name no other file there has (another process
+    may be quarantining at the same time); nothing if it is gone meanwhile."""
     source = root / relative
     target_dir = root / QUARANTINE
     target_dir.mkdir(exist_ok=True)
-    target = target_dir / source.name
-    counter = 0
-    while target.exists():
-        counter += 1
-        target = target_dir / f"{source.name}.{counter}"
-    os.replace(source, target)
+    for counter in itertools.count():
+        target = target_dir / (source.name if counter == 0 else f"{source.name}.{counter}")
+        try:
+            os.link(source, target)  # (never replaces a target, unlike a rename)
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            return
+        try:
+            source.unlink()
+        except FileNotFoundError:  # another process quarantined it at the same moment
+            target.unlink(missing_ok=True)  # (one copy is enough)
+            return
+        report.quarantined += 1
+        return
 
 
 def _index_file(index: Index, root: Path, relative: str, report: ReconcileReport) -> None:
     path = root / relative
     read = _read(path)
     if read is None:
-        _quarantine(root, relative)
-        report.quarantined += 1
+        _quarantine(root, relative, report)  # (unless another process moved it meanwhile)
         return
     with instance_lock(root, str(read[0].get("SOPInstanceUID", ""))):
-        if not path.exists() or index.has_path(relative):
+        if not path.exists() or index.instance_at(relative) is not None:
             return  # a process storing into the same folder finished with it meanwhile
         try:
             result = index.add(read[0], relative, path.stat().st_size, read[1])
         except ValueError:
-            _quarantine(root, relative)
-            report.quarantined += 1
+            _quarantine(root, relative, report)
             return
         if result.outcome is not Outcome.KEPT_FIRST:
             report.indexed += 1
-        if result.obsolete_path is not None and (root / result.obsolete_path).exists():
-            _quarantine(root, result.obsolete_path)
-            report.quarantined += 1
+        if result.obsolete_path is not None:
+            _quarantine(root, result.obsolete_path, report)
+
+
+def _drop_row(index: Index, root: Path, relative: str, report: ReconcileReport) -> None:
+    """Remove the row of a file the walk did not find, unless it has been stored again since."""
+    uid = index.instance_at(relative)
+    if uid is None:
+        return
+    with instance_lock(root, uid):
+        if not (root / relative).exists() and index.remove_path(relative) is not None:
+            report.rows_removed += 1
 
 
 #: The temporary files the library writes data sets into as they arrive.
@@ -135,8 +159,21 @@ def reconcile(index: Index, storage_root: str | os.PathLike[str]) -> ReconcileRe
         report.checked += 1
         seen.add(relative)
         if relative not in known:
-            _index_file(index, root, relative, report)
+            _guarded(_index_file, index, root, relative, report)
     for relative in sorted(known - seen):
-        if index.remove_path(relative) is not None:
-            report.rows_removed += 1
+        _guarded(_drop_row, index, root, relative, report)
     return report
+
+
+def _guarded(
+    work: Callable[[Index, Path, str, ReconcileReport], None],
+    index: Index,
+    root: Path,
+    relative: str,
+    report: ReconcileReport,
+) -> None:
+    """One file's reconciliation: a file system error is logged and the walk goes on."""
+    try:
+        work(index, root, relative, report)
+    except OSError as exc:
+        LOGGER.warning("cannot reconcile %s: %s", relative, exc)
