@@ -226,12 +226,6 @@ def test_archives_opening_a_new_postgresql_database_at_once(fresh_postgres: str)
 # -- the supervisor ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_workers.py:81-84 + qrscp.py:252: exit code 45 (and 1, any Python traceback) are "
-    "'fatal', so a worker restarted while the database is briefly unreachable stops the "
-    "whole archive (the supervisor had already opened that index and holds the port)",
-)
 def test_a_worker_restarted_during_a_database_blip_does_not_stop_the_archive(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -328,13 +322,6 @@ def test_a_restarted_worker_reports_the_commitments_it_left_pending(tmp_path: Pa
             scp.shutdown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qrscp.py:243-247 (the held socket) and io/listener.py (workers) both set "
-    "SO_REUSEPORT: a second `qrscp --workers` of the same user on the same port (another "
-    "storage, another database) binds too, and the kernel silently splits the associations "
-    "between the two archives instead of the second failing with exit code 60",
-)
 def test_a_second_archive_with_workers_cannot_take_the_port(tmp_path: Path) -> None:
     with qrscp(tmp_path, tmp_path / "first", "-v", "--workers", "2") as server:
         wait_for(lambda: server.output().count(" serving on port ") == 2, "two workers listening")

@@ -28,12 +28,13 @@ queries stay hierarchical. See :mod:`dicomnet.archive.service` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,7 +58,7 @@ from dicomnet.apps._common import (
     serve_until_signalled,
 )
 from dicomnet.apps._secure import add_tls_options, tls_from_args
-from dicomnet.apps._workers import stop_with_supervisor, supervise
+from dicomnet.apps._workers import port_lock, stop_with_supervisor, supervise
 from dicomnet.archive.index import Index
 from dicomnet.archive.metrics import AssociationMetrics, Metrics
 from dicomnet.archive.reconcile import reconcile
@@ -229,28 +230,48 @@ def _open(settings: dict[str, Any], durable: bool, worker: int | None) -> Archiv
     return archive
 
 
+@contextlib.contextmanager
+def _held_port(address: str, port: int) -> Iterator[bool]:
+    """The port held for the workers, or False (logged). Bound, not listening (never handed a
+    connection), while they run: checked once, here, and no other program takes it while a
+    worker restarts; and locked, so that a second supervisor does not share it."""
+    with port_lock(address, port) as ours:
+        if not ours:
+            LOGGER.critical("cannot create network: port %d is served by another qrscp --workers",
+                            port)  # fmt: skip
+            yield False
+            return
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as held:
+            try:
+                held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                held.bind((address, port))
+            except OSError as exc:
+                LOGGER.critical("cannot create network: TCP Initialization Error: %s",
+                                exc.strerror)  # fmt: skip
+                yield False
+                return
+            yield True
+
+
 def _supervise(settings: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> int:
-    """``--workers N``: migrate and reconcile once, hold the port, run the N workers."""
-    index = _open_index(settings)
-    if isinstance(index, int):
-        return index
-    try:
-        LOGGER.info("storage reconciled with the index: %s", reconcile(index, settings["storage"]))
-    finally:
-        index.close()
-    # Bound, not listening (so never handed a connection), for as long as the workers run: the
-    # port is checked once, here, and no other program takes it while a worker restarts.
-    held = socket.socket(socket.AF_INET6 if ":" in args.bind_address else socket.AF_INET)
-    with held:
-        try:
-            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            held.bind((args.bind_address, settings["port"]))
-        except OSError as exc:
-            LOGGER.critical("cannot create network: TCP Initialization Error: %s", exc.strerror)
+    """``--workers N``: hold the port, migrate and reconcile once, run the N workers."""
+    with _held_port(args.bind_address, settings["port"]) as held:
+        if not held:
             return EXITCODE_CANNOT_INITIALIZE_NETWORK
-        command = [sys.executable, "-m", "dicomnet", "qrscp", *argv]
-        fatal = frozenset(code for code, _, _ in EXIT_CODES[1:])
-        return supervise(command, settings["workers"], fatal)
+        index = _open_index(settings)
+        if isinstance(index, int):
+            return index
+        try:
+            report = reconcile(index, settings["storage"])
+            LOGGER.info("storage reconciled with the index: %s", report)
+        finally:
+            index.close()
+        return supervise(
+            [sys.executable, "-m", "dicomnet", "qrscp", *argv],
+            settings["workers"],
+            fatal=frozenset({EXITCODE_CANNOT_INITIALIZE_NETWORK}),  # (a metrics port)
+            stop_timeout=args.drain_timeout + 10.0,
+        )
 
 
 def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
@@ -260,6 +281,10 @@ def run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         tls = tls_from_args(args, server=True)
     except (OSError, ValueError, tomllib.TOMLDecodeError, argparse.ArgumentTypeError) as exc:
         LOGGER.critical("%s", exc)
+        return EXITCODE_COMMANDLINE_SYNTAX_ERROR
+    if args.metrics_port and args.metrics_port + settings["workers"] - 1 > 0xFFFF:
+        LOGGER.critical("--metrics-port %d leaves no port for worker %d", args.metrics_port,
+                        settings["workers"] - 1)  # fmt: skip
         return EXITCODE_COMMANDLINE_SYNTAX_ERROR
     if settings["workers"] > 1 and args.worker is None:
         return _supervise(settings, args, list(argv))
