@@ -1,4 +1,5 @@
-"""One storage folder shared by several processes: receiving folders and the per-UID lock."""
+"""One storage folder shared by several processes: receiving folders, the per-UID lock and
+storage commitment claims."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import sys
 import threading
 from pathlib import Path
 
-from dicomnet.archive.sharing import INCOMING, Inbox, instance_lock, sweep
+from dicomnet.archive.sharing import (
+    INCOMING,
+    LOCKS,
+    Inbox,
+    claim_commitment,
+    instance_lock,
+    release_commitment,
+    sweep,
+)
 
 DEADLINE = 30.0
 
@@ -125,3 +134,18 @@ def test_one_uid_is_stored_by_one_process_at_a_time(tmp_path: Path) -> None:
     locker.wait(DEADLINE)
     assert entered.wait(DEADLINE)
     thread.join(DEADLINE)
+
+
+def test_a_commitment_is_claimed_by_one_reporter_at_a_time(tmp_path: Path) -> None:
+    first = claim_commitment(tmp_path, "2.25.1")
+    assert first is not None
+    assert claim_commitment(tmp_path, "2.25.1") is None  # (another reporter: not now)
+    other = claim_commitment(tmp_path, "2.25.2")
+    assert other is not None
+    release_commitment(other, tmp_path, "2.25.2", delivered=False)  # still pending: file kept
+    release_commitment(first, tmp_path, "2.25.1", delivered=True)  # delivered: file removed
+    files = sorted(path.name for path in (tmp_path / LOCKS / "commitments").iterdir())
+    assert len(files) == 1
+    again = claim_commitment(tmp_path, "2.25.1")
+    assert again is not None
+    release_commitment(again, tmp_path, "2.25.1", delivered=True)

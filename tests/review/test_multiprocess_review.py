@@ -249,13 +249,6 @@ def test_a_worker_restarted_during_a_database_blip_does_not_stop_the_archive(
         assert send(server.port, [extra]) == [(str(extra.SOPInstanceUID), 0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qrscp.py:306 archive.start(resend=args.worker in (None, 0)): only worker 0 re-sends "
-    "pending commitments, and only when it starts; a worker other than 0 that dies after "
-    "answering an N-ACTION (its report not delivered) is restarted without re-sending it, so "
-    "the requestor gets no N-EVENT-REPORT until the whole archive restarts",
-)
 def test_a_restarted_worker_reports_the_commitments_it_left_pending(tmp_path: Path) -> None:
     storage = tmp_path / "archive"
     listen_port, metrics = free_port(), free_port()

@@ -328,7 +328,7 @@ def _serve(
             archive.index.close()
             return EXITCODE_CANNOT_INITIALIZE_NETWORK
         LOGGER.info("metrics at http://%s:%d/metrics", args.bind_address, port)
-    archive.start(resend=args.worker in (None, 0))  # (one worker reports what was pending)
+    archive.start()
     try:
         with interrupt_on_sigterm():
             try:

@@ -52,7 +52,7 @@ from dicomnet.archive.keys import Model
 from dicomnet.archive.matching import FindOptions, QueryError
 from dicomnet.archive.metrics import Metrics
 from dicomnet.archive.rows import required_uids
-from dicomnet.archive.sharing import instance_lock
+from dicomnet.archive.sharing import claim_commitment, instance_lock, release_commitment
 from dicomnet.dimse.messages import NActionRSP
 from dicomnet.services.commitment import (
     DUPLICATE_TRANSACTION_UID,
@@ -102,6 +102,7 @@ class _Job:
     transaction_uid: str
     references: list[tuple[str, str]]
     duplicate: bool  #: its Transaction UID was seen before
+    claim: int | None = None  #: its lock (``sharing.claim_commitment``), released once reported
 
 
 def extended_reply(app_info: dict[str, bytes]) -> dict[str, bytes]:
@@ -298,10 +299,15 @@ class Archive:
         request = commitment_request(event)
         requestor = str(event.assoc.requestor.ae_title)
         references = list(request.references)
-        fresh = self.index.add_commitment(request.transaction_uid, requestor, references)
+        uid = request.transaction_uid
+        claim = claim_commitment(self.storage, uid)  # before it is pending: no process resends
+        fresh = self.index.add_commitment(uid, requestor, references)  # it meanwhile
+        if not fresh and claim is not None:
+            release_commitment(claim, self.storage, uid, delivered=False)
+            claim = None  # (a duplicate's report is not the original's business)
         sent = self._expect_response(event.assoc, event.message_id)
         self._jobs.put(
-            _Job(sent, event.assoc, requestor, request.transaction_uid, references, not fresh)
+            _Job(sent, event.assoc, requestor, uid, references, not fresh, claim if fresh else None)
         )
         return 0x0000, None
 
@@ -322,14 +328,24 @@ class Archive:
         if sent is not None:
             sent.set()
 
-    def start(self, resend: bool = True) -> None:
-        """Start the commitment worker; re-queue the commitments a previous run left pending
-        (``resend``: with several processes on one index, one of them does)."""
-        for pending in self.index.pending_commitments() if resend else ():
+    def start(self) -> None:
+        """Start the commitment worker; re-queue the commitments left pending by a previous run
+        or by a process that died (not those another live process is reporting: their locks)."""
+        claims = {}
+        for pending in self.index.pending_commitments():
+            claim = claim_commitment(self.storage, pending.transaction_uid)
+            if claim is not None:
+                claims[pending.transaction_uid] = claim
+        for pending in self.index.pending_commitments():  # (still pending once claimed)
+            claim = claims.pop(pending.transaction_uid, None)
+            if claim is None:
+                continue
             done = threading.Event()
             done.set()  # (its N-ACTION was answered by a previous run)
             requestor, uid = pending.requestor_ae_title, pending.transaction_uid
-            self._jobs.put(_Job(done, None, requestor, uid, pending.references, False))
+            self._jobs.put(_Job(done, None, requestor, uid, pending.references, False, claim))
+        for uid, claim in claims.items():  # reported by another process meanwhile
+            release_commitment(claim, self.storage, uid, delivered=False)
         self._worker = threading.Thread(target=self._work, name="dicomnet-commitment", daemon=True)
         self._worker.start()
 
@@ -341,12 +357,19 @@ class Archive:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
+            delivered = False
             try:
-                self._report(job)
+                delivered = self._report(job)
             except Exception:
                 LOGGER.exception("storage commitment report failed: it stays pending")
+            finally:
+                if job.claim is not None:
+                    release_commitment(
+                        job.claim, self.storage, job.transaction_uid, delivered=delivered
+                    )
 
-    def _report(self, job: _Job) -> None:
+    def _report(self, job: _Job) -> bool:
+        """Report a commitment: whether it was delivered (and recorded as finished)."""
         job.sent.wait(RESPONSE_WAIT)  # a report follows the N-ACTION response
         with self._lock:  # (a response that never went leaves no entry behind)
             for key in [k for k, v in self._responded.items() if v is job.sent]:
@@ -364,7 +387,7 @@ class Archive:
         assoc = job.assoc
         if (assoc is None or not assoc.is_established) and destination is None:
             LOGGER.error("No address for %r: the commitment report stays pending", job.requestor)
-            return
+            return False
         options = {} if target is None else dict(target.options)
         status = send_commitment_report(
             assoc, event_type, info, destination=destination, ae=self.ae, **options
@@ -374,5 +397,8 @@ class Archive:
             status = send_commitment_report(
                 None, event_type, info, destination=destination, ae=self.ae, **options
             )
-        if status.get("Status") == 0x0000 and not job.duplicate:
+        if status.get("Status") != 0x0000:
+            return False
+        if not job.duplicate:
             self.index.finish_commitment(job.transaction_uid)
+        return True

@@ -9,6 +9,12 @@ process holding them dies, however it dies):
   no other process ever sees it unlocked while its owner lives. :func:`sweep` (run at every
   start) removes the folders whose lock it can take: their owner is gone, and a temporary file in
   them was never acknowledged.
+* **A storage commitment is reported by one process at a time**: the process that answered its
+  N-ACTION, or one that found it pending at its start, holds its lock file
+  (``.locks/commitments/``, by a hash of the Transaction UID) until the report is delivered or
+  has failed (:func:`claim_commitment`, :func:`release_commitment`); a delivered one's file is
+  removed. So a restarted worker re-sends what it left pending without repeating what another
+  live process is reporting.
 * **One SOP Instance UID is stored by one process at a time**: :func:`instance_lock` serialises
   the rename into place, the index's commit and the removal of the file a duplicate made obsolete
   (one of 256 lock files under ``.locks/``, chosen by a hash of the UID). Without it, three
@@ -32,7 +38,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-__all__ = ["INCOMING", "LOCKS", "Inbox", "instance_lock", "sweep"]
+__all__ = [
+    "INCOMING",
+    "LOCKS",
+    "Inbox",
+    "claim_commitment",
+    "instance_lock",
+    "release_commitment",
+    "sweep",
+]
 
 INCOMING: Final = ".incoming"
 LOCKS: Final = ".locks"
@@ -80,7 +94,7 @@ def _take(path: Path) -> int | None:
     """A descriptor holding ``path``'s lock, None when another process holds it or it is gone."""
     try:
         fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
+    except OSError:  # gone, or another user's
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -110,7 +124,8 @@ def sweep(root: str | os.PathLike[str]) -> int:
             os.close(fd)
     for claim in base.glob(".*.claim"):  # a process killed between creating and renaming it
         with contextlib.suppress(OSError):  # (a live one's is seconds old at most)
-            if time.time() - claim.stat().st_mtime > _STALE_CLAIM and (fd := _take(claim)):
+            fd = _take(claim) if time.time() - claim.stat().st_mtime > _STALE_CLAIM else None
+            if fd is not None:
                 claim.unlink(missing_ok=True)
                 os.close(fd)
     return removed
@@ -131,3 +146,34 @@ def instance_lock(root: str | os.PathLike[str], sop_instance_uid: str) -> Iterat
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _commitment_path(root: str | os.PathLike[str], transaction_uid: str) -> Path:
+    digest = hashlib.blake2b(transaction_uid.encode(), digest_size=16).hexdigest()
+    return Path(root) / LOCKS / "commitments" / f"{digest}{_SUFFIX}"
+
+
+def claim_commitment(root: str | os.PathLike[str], transaction_uid: str) -> int | None:
+    """Take a commitment's lock (a descriptor to release), None when another process has it."""
+    path = _commitment_path(root, transaction_uid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_commitment(
+    fd: int, root: str | os.PathLike[str], transaction_uid: str, *, delivered: bool
+) -> None:
+    """Release a commitment's lock; a delivered one's file is removed first (the index says it
+    is finished before this is called, so a process that takes the removed file's lock meanwhile
+    finds it finished)."""
+    try:
+        if delivered:
+            _commitment_path(root, transaction_uid).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
