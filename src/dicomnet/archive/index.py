@@ -261,17 +261,20 @@ class Index:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(self, work: Callable[[_Transaction], _T], durable: bool = False) -> _T:
+    def _write(
+        self, work: Callable[[_Transaction], _T], durable: bool = False, retry: bool = True
+    ) -> _T:
         """Run ``work`` in one write transaction, retried when a concurrent insert won a race.
 
-        ``durable``: the commit is fsynced whatever the index's setting (SQLite).
+        ``durable``: the commit is fsynced whatever the index's setting (SQLite). ``retry=False``:
+        a conflict is the answer (an insert that must be the first).
         """
         with self._lock if self._sqlite else contextlib.nullcontext():
-            for attempt in range(_RETRIES):
+            for attempt in range(_RETRIES if retry else 1):
                 try:
                     return self._attempt(work, durable)
                 except DBAPIError as exc:
-                    if attempt == _RETRIES - 1 or not _conflict(exc):
+                    if not retry or attempt == _RETRIES - 1 or not _conflict(exc):
                         raise
                     LOGGER.debug("write transaction retried after a conflict: %s", exc.orig)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -454,6 +457,7 @@ class Index:
                     t, lambda s: commitments.add(s, transaction_uid, requestor_ae_title, references)
                 ),
                 durable=True,
+                retry=False,  # a clash is a Transaction UID seen before
             )
         except IntegrityError:
             return False
