@@ -29,7 +29,8 @@ def server_url() -> str | None:
     return url or None
 
 
-def _admin(url: str, statement: str) -> None:
+def admin(url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE...)."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
@@ -44,11 +45,11 @@ def new_database() -> Iterator[str]:
     if url is None:
         pytest.skip("no PostgreSQL server (set DICOMNET_TEST_POSTGRES, see .ci/postgres)")
     name = f"dicomnet_{uuid.uuid4().hex[:16]}"
-    _admin(url, f'CREATE DATABASE "{name}"')
+    admin(url, f'CREATE DATABASE "{name}"')
     try:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=BACKENDS)

@@ -47,7 +47,7 @@ from tests.apps.test_qrscp_shared import (
     wait_for,
     worker_pids,
 )
-from tests.postgres import new_database, server_url
+from tests.postgres import admin, new_database, server_url
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
@@ -58,12 +58,7 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 def _admin(statement: str) -> None:
     url = server_url()
     assert url is not None
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        engine.dispose()
+    admin(url, statement)
 
 
 def _count(url: str) -> int:

@@ -90,10 +90,11 @@ class Inbox:
         self.close()
 
 
-def _take(path: Path) -> int | None:
-    """A descriptor holding ``path``'s lock, None when another process holds it or it is gone."""
+def _take(path: Path, create: bool = False) -> int | None:
+    """A descriptor holding ``path``'s lock (``create``: made if missing), None when another
+    process holds it or it is gone."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     except OSError:  # gone, or another user's
         return None
     try:
@@ -157,13 +158,7 @@ def claim_commitment(root: str | os.PathLike[str], transaction_uid: str) -> int 
     """Take a commitment's lock (a descriptor to release), None when another process has it."""
     path = _commitment_path(root, transaction_uid)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return _take(path, create=True)
 
 
 def release_commitment(
