@@ -301,7 +301,12 @@ class Archive:
         references = list(request.references)
         uid = request.transaction_uid
         claim = claim_commitment(self.storage, uid)  # before it is pending: no process resends
-        fresh = self.index.add_commitment(uid, requestor, references)  # it meanwhile
+        try:  # it meanwhile
+            fresh = self.index.add_commitment(uid, requestor, references)
+        except BaseException:
+            if claim is not None:
+                release_commitment(claim, self.storage, uid, delivered=False)
+            raise
         if not fresh and claim is not None:
             release_commitment(claim, self.storage, uid, delivered=False)
             claim = None  # (a duplicate's report is not the original's business)
