@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.postgres import database_url, postgres_url
+from tests.postgres import archive_database, database_url, postgres_url
 
-__all__ = ["database_url", "postgres_url"]
+__all__ = ["archive_database", "database_url", "postgres_url"]
 
 settings.register_profile(
     "ci",

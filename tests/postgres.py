@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ def admin(url: str, statement: str) -> None:
         engine.dispose()
 
 
-def new_database() -> Iterator[str]:
+def new_database() -> Generator[str, None, None]:
     """A new empty database on the test server (dropped afterwards); skips without a server."""
     url = server_url()
     if url is None:
@@ -65,3 +65,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database's URL."""
     yield from new_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def archive_database(request: pytest.FixtureRequest) -> str | None:
+    """For qrscp's ``--db``: None (its default SQLite index), then a PostgreSQL database's URL."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
+def db_options(url: str | None) -> tuple[str, ...]:
+    """qrscp's options for an ``archive_database``."""
+    return () if url is None else ("--db", url)

@@ -39,6 +39,7 @@ from tests.apps.qrscp_support import (
 )
 from tests.apps.test_echo_apps import HOST, Server, serving, storescp_command
 from tests.apps.test_store_interop import assert_same_dataset, sample
+from tests.postgres import BACKENDS, db_options, new_database
 
 pytestmark = pytest.mark.interop
 
@@ -54,6 +55,7 @@ class Loaded:
     sources: dict[str, Path]  #: SOP Instance UID -> the file sent
     received: Path  #: storescp's output folder
     work: Path
+    url: str | None  #: the PostgreSQL database, None for the default SQLite index
 
     @property
     def port(self) -> int:
@@ -65,21 +67,29 @@ class Loaded:
         return path
 
 
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def loaded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
+    """qrscp loaded with the test files: on its default SQLite index, then on PostgreSQL."""
     work = tmp_path_factory.mktemp("qrscp")
+    database = new_database() if request.param == "postgresql" else None
+    url = None if database is None else next(database)
     try:
         received = work / "received"
         received.mkdir()
         with serving(work, storescp_command(received)) as store_scp:
             storage = work / "archive"
-            with qrscp(work, storage, *destination("STORE", store_scp.port)) as server:
+            options = (*destination("STORE", store_scp.port), *db_options(url))
+            with qrscp(work, storage, *options) as server:
                 plain = [sample(name) for name in UNCOMPRESSED] + ct_study_extras(work / "src")
                 store(server.port, *plain)
                 store(server.port, sample(COMPRESSED), options=["-xs"])
                 sources = by_instance([*plain, sample(COMPRESSED)])
-                yield Loaded(server, storage, sources, received, work)
+                yield Loaded(server, storage, sources, received, work, url)
     finally:
+        if database is not None:
+            database.close()  # (drops it)
         remove_tree(work)
 
 
@@ -91,7 +101,7 @@ def test_files_land_as_study_series_instance_and_are_identical(loaded: Loaded) -
     assert stored_paths(loaded.storage) == sorted(expected.values())
     for uid, source in loaded.sources.items():
         assert_same_dataset(source, loaded.storage / expected[uid])
-    assert index_rows(loaded.storage) == expected
+    assert index_rows(loaded.storage, loaded.url) == expected
     assert not list(loaded.storage.glob(".dicomnet-*.part"))
 
 

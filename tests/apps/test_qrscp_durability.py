@@ -43,6 +43,7 @@ from tests.apps.test_qrscp_pynetdicom import (
 )
 from tests.apps.test_store_interop import sample
 from tests.dcmtk import require_dcmtk_tool
+from tests.postgres import db_options
 
 pytestmark = pytest.mark.interop
 
@@ -60,12 +61,15 @@ def _instances_on_disk(storage: Path) -> int:
     return sum(1 for _ in storage.glob("*/*/*.dcm"))
 
 
-def test_kill_9_while_storing_then_restart_reconciles(tmp_path: Path) -> None:
+def test_kill_9_while_storing_then_restart_reconciles(
+    tmp_path: Path, archive_database: str | None
+) -> None:
     sources = ct_copies(tmp_path / "src", COPIES)
     storage = tmp_path / "archive"
     log = tmp_path / "storescu.log"
     storescu = require_dcmtk_tool("storescu")
-    with qrscp(tmp_path, storage) as server:
+    options = db_options(archive_database)
+    with qrscp(tmp_path, storage, *options) as server:
         with log.open("w") as sink:
             sender = subprocess.Popen(
                 [storescu, "-v", "-aec", ARCHIVE_AET, HOST, str(server.port),
@@ -84,11 +88,11 @@ def test_kill_9_while_storing_then_restart_reconciles(tmp_path: Path) -> None:
     acknowledged = {f"{UID_ROOT}.3.1.{int(path.stem[4:])}" for path in
                     stored_successfully(log.read_text())}  # fmt: skip
     assert 30 <= len(acknowledged) < COPIES, log.read_text()[-2000:]
-    with qrscp(tmp_path, storage) as restarted:
-        rows = index_rows(storage)
+    with qrscp(tmp_path, storage, *options) as restarted:
+        rows = index_rows(storage, archive_database)
         assert sorted(rows.values()) == stored_paths(
             storage
-        )  # each row its file, each file its row
+        )  # each row its file, each file its row (and no temporary file left)
         assert not list(storage.rglob(".dicomnet-*.part"))
         assert acknowledged <= set(rows), sorted(acknowledged - set(rows))[:5]
         found = find(restarted.port, tmp_path / "q", "-S", "QueryRetrieveLevel=STUDY",

@@ -40,7 +40,6 @@ from tests.apps.qrscp_support import (
 from tests.apps.test_echo_apps import DEADLINE, HOST, free_port, pause
 from tests.apps.test_qrscp_concurrency import STUDY_FIND
 from tests.apps.test_store_interop import sample
-from tests.postgres import BACKENDS
 
 pytestmark = pytest.mark.interop
 
@@ -270,13 +269,8 @@ def store_in_parallel(port: int, sets: list[list[Dataset]]) -> None:
         assert [status for _, status in answered] == [0] * 2, name
 
 
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest) -> str | None:
-    """None (qrscp's default SQLite index), then a PostgreSQL database's URL."""
-    return None if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
-
-
-def test_workers_serve_one_port(tmp_path: Path, database: str | None) -> None:
+def test_workers_serve_one_port(tmp_path: Path, archive_database: str | None) -> None:
+    database = archive_database
     storage = tmp_path / "archive"
     metrics = free_port()
     options = ["-v", "--workers", "2", "--metrics-port", str(metrics)]
