@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import os
 import select
 import signal
@@ -87,7 +88,7 @@ class _Supervisor:
 
     def wait(self, timeout: float | None) -> list[_Worker]:
         """The workers that ended within ``timeout`` seconds (None: until one does), reaped."""
-        ready = self.poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+        ready = self.poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))
         ended = []
         for fd, _ in ready:
             worker = self.workers.pop(fd)
