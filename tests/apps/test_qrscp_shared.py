@@ -261,6 +261,11 @@ def released(port: int) -> float:
     return 0.0
 
 
+def _counted(metrics: int, count: int) -> bool:
+    """Whether two workers' metrics count ``count`` released associations."""
+    return released(metrics) + released(metrics + 1) == count
+
+
 def store_in_parallel(port: int, sets: list[list[Dataset]]) -> None:
     work = Threads()
     for n, datasets in enumerate(sets):
@@ -278,12 +283,14 @@ def test_workers_serve_one_port(tmp_path: Path, archive_database: str | None) ->
     sets = [instances(f"6.{n}", 2, studies=1) for n in range(24)]
     with qrscp(tmp_path, storage, *options) as server:
         wait_for(lambda: server.output().count(" serving on port ") == 2, "two workers listening")
-        store_in_parallel(server.port, sets[:8])  # (8 at once: within one worker's limit of 10)
-        store_in_parallel(server.port, sets[8:16])
+        # 8 at once: within one worker's limit of 10 associations, once the previous 8 are over
+        # on the workers' side too (counted once their release has gone, a moment after the SCU's).
+        for batch in (1, 2):
+            store_in_parallel(server.port, sets[8 * (batch - 1) : 8 * batch])
+            wait_for(functools.partial(_counted, metrics, 8 * batch), "associations counted")
         # The kernel spread the 16 associations over both workers (all on one: p = 2**-15).
         assert released(metrics) > 0
         assert released(metrics + 1) > 0
-        assert released(metrics) + released(metrics + 1) == 16
 
         before = worker_pids(storage)
         os.kill(before[1], signal.SIGKILL)
