@@ -210,14 +210,17 @@ def _open_index(settings: dict[str, Any]) -> Index | int:
         return EXITCODE_INVALID_OUTPUT_DIRECTORY
 
 
+def _reconcile(index: Index, storage: Path) -> None:
+    LOGGER.info("storage reconciled with the index: %s", reconcile(index, storage))
+
+
 def _open(settings: dict[str, Any], durable: bool, worker: int | None) -> Archive | int:
     index = _open_index(settings)
     if isinstance(index, int):
         return index
     storage: Path = settings["storage"]
     if worker is None:
-        report = reconcile(index, storage)
-        LOGGER.info("storage reconciled with the index: %s", report)
+        _reconcile(index, storage)
     else:  # the supervisor reconciled; only what a dead worker was receiving is left to remove
         sweep(storage)
     archive = Archive(
@@ -262,8 +265,7 @@ def _supervise(settings: dict[str, Any], args: argparse.Namespace, argv: list[st
         if isinstance(index, int):
             return index
         try:
-            report = reconcile(index, settings["storage"])
-            LOGGER.info("storage reconciled with the index: %s", report)
+            _reconcile(index, settings["storage"])
         finally:
             index.close()
         return supervise(

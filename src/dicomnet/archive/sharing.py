@@ -1,6 +1,6 @@
 """One storage folder shared by several archive processes (``--workers``, or several hosts).
 
-Two things make that safe, both with ``flock`` locks (advisory, released by the kernel when the
+Three things make that safe, all with ``flock`` locks (advisory, released by the kernel when the
 process holding them dies, however it dies):
 
 * **Each process receives into a folder of its own**, ``.incoming/<token>/``, owned through the
@@ -21,7 +21,7 @@ process holding them dies, however it dies):
   stores of one UID into two different studies could interleave so that one deletes the file the
   other's row then points to. Reconciliation takes the same lock before it indexes a file.
 
-Both folders start with a dot: reconciliation does not walk them.
+``.incoming`` and ``.locks`` start with a dot: reconciliation does not walk them.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 ``upgrade(engine_or_url)`` brings a database to the newest revision (creating the schema in an
 empty one); running it again does nothing. On PostgreSQL it holds an advisory lock for its
-transaction, so several processes starting at once on one database migrate it once. Maintainers add a revision with
-``alembic -x ... revision`` against a config whose ``script_location`` is
+transaction, so several processes starting at once on one database migrate it once. Maintainers
+add a revision with ``alembic -x ... revision`` against a config whose ``script_location`` is
 ``dicomnet.archive:migrations``.
 """
 
